@@ -5,7 +5,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-for p in build-essential cmake pkg-config liburcu-dev libcmocka-dev clang \
+for p in make build-essential cmake pkg-config liburcu-dev libcmocka-dev clang \
 	libclang-rt-14-dev; do
 	have_pkg "$p" || need+=("$p")
 done

@@ -33,4 +33,17 @@ static inline uint64_t test_rand(uint64_t *state)
 #define TEST_SCALE(n) (n)
 #endif
 
+/*
+ * CHECK() for threads other than the test's own: cmocka's assertions
+ * longjmp and are not thread-safe, so a worker thread prints and aborts.
+ */
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
+			abort();                                               \
+		}                                                              \
+	} while (0)
+
 #endif /* MMIRROR_TEST_UTIL_H */

@@ -50,29 +50,29 @@ static inline void cpu_relax(void)
  * cmpxchg(ptr, old, new): returns the value found; it stored @new iff that
  * equals @old.  Fully ordered on success and failure (kernel semantics).
  */
-#define cmpxchg(ptr, old, new)                                              \
-	({                                                                  \
-		__typeof__(*(ptr)) __old = (old);                           \
-		sched_point(SP_ATOMIC, (ptr));                              \
-		__atomic_compare_exchange_n((ptr), &__old, (new), false,    \
-					    __ATOMIC_SEQ_CST,               \
-					    __ATOMIC_SEQ_CST);              \
-		__old;                                                      \
+#define cmpxchg(ptr, old, new)                                           \
+	({                                                               \
+		__typeof__(*(ptr)) __old = (old);                        \
+		sched_point(SP_ATOMIC, (ptr));                           \
+		__atomic_compare_exchange_n((ptr), &__old, (new), false, \
+					    __ATOMIC_SEQ_CST,            \
+					    __ATOMIC_SEQ_CST);           \
+		__old;                                                   \
 	})
 
 /* try_cmpxchg: bool result; on failure *oldp is updated to what was found. */
-#define try_cmpxchg(ptr, oldp, new)                                         \
-	({                                                                  \
-		sched_point(SP_ATOMIC, (ptr));                              \
-		__atomic_compare_exchange_n((ptr), (oldp), (new), false,    \
-					    __ATOMIC_SEQ_CST,               \
-					    __ATOMIC_SEQ_CST);              \
+#define try_cmpxchg(ptr, oldp, new)                                      \
+	({                                                               \
+		sched_point(SP_ATOMIC, (ptr));                           \
+		__atomic_compare_exchange_n((ptr), (oldp), (new), false, \
+					    __ATOMIC_SEQ_CST,            \
+					    __ATOMIC_SEQ_CST);           \
 	})
 
-#define xchg(ptr, v)                                                        \
-	({                                                                  \
-		sched_point(SP_ATOMIC, (ptr));                              \
-		__atomic_exchange_n((ptr), (v), __ATOMIC_SEQ_CST);          \
+#define xchg(ptr, v)                                               \
+	({                                                         \
+		sched_point(SP_ATOMIC, (ptr));                     \
+		__atomic_exchange_n((ptr), (v), __ATOMIC_SEQ_CST); \
 	})
 
 /*
@@ -87,102 +87,105 @@ typedef struct {
 	long counter;
 } atomic_long_t;
 
-#define ATOMIC_INIT(i) { (i) }
+#define ATOMIC_INIT(i) \
+	{              \
+		(i)    \
+	}
 
-#define __MMIRROR_ATOMIC_OPS(pfx, T, V)                                      \
-	static inline V pfx##_read(const T *v)                              \
-	{                                                                   \
-		return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);      \
-	}                                                                   \
-	static inline void pfx##_set(T *v, V i)                             \
-	{                                                                   \
-		__atomic_store_n(&v->counter, i, __ATOMIC_RELAXED);         \
-	}                                                                   \
-	static inline V pfx##_read_acquire(const T *v)                      \
-	{                                                                   \
-		return __atomic_load_n(&v->counter, __ATOMIC_ACQUIRE);      \
-	}                                                                   \
-	static inline void pfx##_set_release(T *v, V i)                     \
-	{                                                                   \
-		__atomic_store_n(&v->counter, i, __ATOMIC_RELEASE);         \
-	}                                                                   \
-	static inline void pfx##_add(V i, T *v)                             \
-	{                                                                   \
-		sched_point(SP_ATOMIC, v);                                  \
-		__atomic_fetch_add(&v->counter, i, __ATOMIC_RELAXED);       \
-	}                                                                   \
-	static inline void pfx##_sub(V i, T *v)                             \
-	{                                                                   \
-		sched_point(SP_ATOMIC, v);                                  \
-		__atomic_fetch_sub(&v->counter, i, __ATOMIC_RELAXED);       \
-	}                                                                   \
-	static inline void pfx##_inc(T *v)                                  \
-	{                                                                   \
-		pfx##_add(1, v);                                            \
-	}                                                                   \
-	static inline void pfx##_dec(T *v)                                  \
-	{                                                                   \
-		pfx##_sub(1, v);                                            \
-	}                                                                   \
-	static inline V pfx##_add_return(V i, T *v)                         \
-	{                                                                   \
-		sched_point(SP_ATOMIC, v);                                  \
-		return __atomic_add_fetch(&v->counter, i, __ATOMIC_SEQ_CST); \
-	}                                                                   \
-	static inline V pfx##_sub_return(V i, T *v)                         \
-	{                                                                   \
-		sched_point(SP_ATOMIC, v);                                  \
-		return __atomic_sub_fetch(&v->counter, i, __ATOMIC_SEQ_CST); \
-	}                                                                   \
-	static inline V pfx##_inc_return(T *v)                              \
-	{                                                                   \
-		return pfx##_add_return(1, v);                              \
-	}                                                                   \
-	static inline V pfx##_dec_return(T *v)                              \
-	{                                                                   \
-		return pfx##_sub_return(1, v);                              \
-	}                                                                   \
-	static inline bool pfx##_dec_and_test(T *v)                         \
-	{                                                                   \
-		return pfx##_sub_return(1, v) == 0;                         \
-	}                                                                   \
-	static inline bool pfx##_inc_and_test(T *v)                         \
-	{                                                                   \
-		return pfx##_add_return(1, v) == 0;                         \
-	}                                                                   \
-	static inline V pfx##_xchg(T *v, V i)                               \
-	{                                                                   \
-		sched_point(SP_ATOMIC, v);                                  \
+#define __MMIRROR_ATOMIC_OPS(pfx, T, V)                                       \
+	static inline V pfx##_read(const T *v)                                \
+	{                                                                     \
+		return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);        \
+	}                                                                     \
+	static inline void pfx##_set(T *v, V i)                               \
+	{                                                                     \
+		__atomic_store_n(&v->counter, i, __ATOMIC_RELAXED);           \
+	}                                                                     \
+	static inline V pfx##_read_acquire(const T *v)                        \
+	{                                                                     \
+		return __atomic_load_n(&v->counter, __ATOMIC_ACQUIRE);        \
+	}                                                                     \
+	static inline void pfx##_set_release(T *v, V i)                       \
+	{                                                                     \
+		__atomic_store_n(&v->counter, i, __ATOMIC_RELEASE);           \
+	}                                                                     \
+	static inline void pfx##_add(V i, T *v)                               \
+	{                                                                     \
+		sched_point(SP_ATOMIC, v);                                    \
+		__atomic_fetch_add(&v->counter, i, __ATOMIC_RELAXED);         \
+	}                                                                     \
+	static inline void pfx##_sub(V i, T *v)                               \
+	{                                                                     \
+		sched_point(SP_ATOMIC, v);                                    \
+		__atomic_fetch_sub(&v->counter, i, __ATOMIC_RELAXED);         \
+	}                                                                     \
+	static inline void pfx##_inc(T *v)                                    \
+	{                                                                     \
+		pfx##_add(1, v);                                              \
+	}                                                                     \
+	static inline void pfx##_dec(T *v)                                    \
+	{                                                                     \
+		pfx##_sub(1, v);                                              \
+	}                                                                     \
+	static inline V pfx##_add_return(V i, T *v)                           \
+	{                                                                     \
+		sched_point(SP_ATOMIC, v);                                    \
+		return __atomic_add_fetch(&v->counter, i, __ATOMIC_SEQ_CST);  \
+	}                                                                     \
+	static inline V pfx##_sub_return(V i, T *v)                           \
+	{                                                                     \
+		sched_point(SP_ATOMIC, v);                                    \
+		return __atomic_sub_fetch(&v->counter, i, __ATOMIC_SEQ_CST);  \
+	}                                                                     \
+	static inline V pfx##_inc_return(T *v)                                \
+	{                                                                     \
+		return pfx##_add_return(1, v);                                \
+	}                                                                     \
+	static inline V pfx##_dec_return(T *v)                                \
+	{                                                                     \
+		return pfx##_sub_return(1, v);                                \
+	}                                                                     \
+	static inline bool pfx##_dec_and_test(T *v)                           \
+	{                                                                     \
+		return pfx##_sub_return(1, v) == 0;                           \
+	}                                                                     \
+	static inline bool pfx##_inc_and_test(T *v)                           \
+	{                                                                     \
+		return pfx##_add_return(1, v) == 0;                           \
+	}                                                                     \
+	static inline V pfx##_xchg(T *v, V i)                                 \
+	{                                                                     \
+		sched_point(SP_ATOMIC, v);                                    \
 		return __atomic_exchange_n(&v->counter, i, __ATOMIC_SEQ_CST); \
-	}                                                                   \
-	static inline V pfx##_cmpxchg(T *v, V old, V new)                   \
-	{                                                                   \
-		sched_point(SP_ATOMIC, v);                                  \
-		__atomic_compare_exchange_n(&v->counter, &old, new, false,  \
-					    __ATOMIC_SEQ_CST,               \
-					    __ATOMIC_SEQ_CST);              \
-		return old;                                                 \
-	}                                                                   \
-	static inline bool pfx##_try_cmpxchg(T *v, V *old, V new)           \
-	{                                                                   \
-		sched_point(SP_ATOMIC, v);                                  \
-		return __atomic_compare_exchange_n(&v->counter, old, new,   \
-						   false, __ATOMIC_SEQ_CST, \
-						   __ATOMIC_SEQ_CST);       \
-	}                                                                   \
-	/* Add @a unless the value is @u; true if it added. */              \
-	static inline bool pfx##_add_unless(T *v, V a, V u)                 \
-	{                                                                   \
-		V c = pfx##_read(v);                                        \
-		do {                                                        \
-			if (c == u)                                         \
-				return false;                               \
-		} while (!pfx##_try_cmpxchg(v, &c, c + a));                 \
-		return true;                                                \
-	}                                                                   \
-	static inline bool pfx##_inc_not_zero(T *v)                         \
-	{                                                                   \
-		return pfx##_add_unless(v, 1, 0);                           \
+	}                                                                     \
+	static inline V pfx##_cmpxchg(T *v, V old, V new)                     \
+	{                                                                     \
+		sched_point(SP_ATOMIC, v);                                    \
+		__atomic_compare_exchange_n(&v->counter, &old, new, false,    \
+					    __ATOMIC_SEQ_CST,                 \
+					    __ATOMIC_SEQ_CST);                \
+		return old;                                                   \
+	}                                                                     \
+	static inline bool pfx##_try_cmpxchg(T *v, V *old, V new)             \
+	{                                                                     \
+		sched_point(SP_ATOMIC, v);                                    \
+		return __atomic_compare_exchange_n(&v->counter, old, new,     \
+						   false, __ATOMIC_SEQ_CST,   \
+						   __ATOMIC_SEQ_CST);         \
+	}                                                                     \
+	/* Add @a unless the value is @u; true if it added. */                \
+	static inline bool pfx##_add_unless(T *v, V a, V u)                   \
+	{                                                                     \
+		V c = pfx##_read(v);                                          \
+		do {                                                          \
+			if (c == u)                                           \
+				return false;                                 \
+		} while (!pfx##_try_cmpxchg(v, &c, c + a));                   \
+		return true;                                                  \
+	}                                                                     \
+	static inline bool pfx##_inc_not_zero(T *v)                           \
+	{                                                                     \
+		return pfx##_add_unless(v, 1, 0);                             \
 	}
 
 __MMIRROR_ATOMIC_OPS(atomic, atomic_t, int)

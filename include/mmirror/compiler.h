@@ -31,15 +31,15 @@ typedef int64_t s64;
 
 #ifndef container_of
 #define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define BUILD_BUG_ON(cond) _Static_assert(!(cond), #cond)
-#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
-#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
-#define ALIGN_UP(x, a) ALIGN_DOWN((x) + (a) - 1, (a))
-#define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a) - 1)) == 0)
+#define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define ALIGN_UP(x, a) ALIGN_DOWN((x) + (a)-1, (a))
+#define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 #define min(a, b) ((a) < (b) ? (a) : (b))
 #define max(a, b) ((a) > (b) ? (a) : (b))
 
@@ -59,29 +59,28 @@ unsigned long mm_warn_count(void);
 /* Tests that provoke warnings on purpose silence the printing. */
 void mm_warn_set_quiet(bool quiet);
 
-#define WARN_ON(cond)                                          \
-	({                                                     \
-		bool __w = !!(cond);                           \
-		if (unlikely(__w))                             \
-			__warn(__FILE__, __LINE__, #cond);     \
-		__w;                                           \
+#define WARN_ON(cond)                                      \
+	({                                                 \
+		bool __w = !!(cond);                       \
+		if (unlikely(__w))                         \
+			__warn(__FILE__, __LINE__, #cond); \
+		__w;                                       \
 	})
 
-#define WARN_ON_ONCE(cond)                                     \
-	({                                                     \
-		static bool __warned;                          \
-		bool __w = !!(cond);                           \
-		if (unlikely(__w) &&                           \
-		    !__atomic_exchange_n(&__warned, true,      \
-					 __ATOMIC_RELAXED))    \
-			__warn(__FILE__, __LINE__, #cond);     \
-		__w;                                           \
+#define WARN_ON_ONCE(cond)                                                   \
+	({                                                                   \
+		static bool __warned;                                        \
+		bool __w = !!(cond);                                         \
+		if (unlikely(__w) &&                                         \
+		    !__atomic_exchange_n(&__warned, true, __ATOMIC_RELAXED)) \
+			__warn(__FILE__, __LINE__, #cond);                   \
+		__w;                                                         \
 	})
 
-#define BUG_ON(cond)                                           \
-	do {                                                   \
-		if (unlikely(cond))                            \
-			__bug(__FILE__, __LINE__, #cond);      \
+#define BUG_ON(cond)                                      \
+	do {                                              \
+		if (unlikely(cond))                       \
+			__bug(__FILE__, __LINE__, #cond); \
 	} while (0)
 #define BUG() __bug(__FILE__, __LINE__, "BUG")
 

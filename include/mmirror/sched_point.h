@@ -19,15 +19,15 @@
 #include <mmirror/compiler.h>
 
 enum sched_point_kind {
-	SP_LOCK,	/* about to acquire a lock (any kind) */
-	SP_UNLOCK,	/* about to release a lock */
-	SP_ATOMIC,	/* about to do an RMW on shared state */
-	SP_PTE_READ,	/* about to read a page-table entry */
-	SP_PTE_WRITE,	/* about to write a page-table entry */
-	SP_WAIT,	/* about to block (futex wait) */
-	SP_WAKE,	/* about to wake waiters */
-	SP_RCU,		/* RCU read-side boundary or grace period */
-	SP_EVENT,	/* anything else a layer wants to expose */
+	SP_LOCK, /* about to acquire a lock (any kind) */
+	SP_UNLOCK, /* about to release a lock */
+	SP_ATOMIC, /* about to do an RMW on shared state */
+	SP_PTE_READ, /* about to read a page-table entry */
+	SP_PTE_WRITE, /* about to write a page-table entry */
+	SP_WAIT, /* about to block (futex wait) */
+	SP_WAKE, /* about to wake waiters */
+	SP_RCU, /* RCU read-side boundary or grace period */
+	SP_EVENT, /* anything else a layer wants to expose */
 	SP__NR
 };
 
@@ -44,7 +44,8 @@ sched_point_fn sched_point_set_hook(sched_point_fn fn);
 
 static inline void sched_point(enum sched_point_kind kind, const void *obj)
 {
-	sched_point_fn fn = __atomic_load_n(&sched_point_hook, __ATOMIC_RELAXED);
+	sched_point_fn fn =
+		__atomic_load_n(&sched_point_hook, __ATOMIC_RELAXED);
 
 	if (unlikely(fn))
 		fn(kind, obj);

@@ -14,14 +14,16 @@
 
 typedef unsigned int gfp_t;
 
-#define __GFP_ZERO 0x1u	   /* return zeroed memory */
-#define __GFP_NOFAIL 0x2u  /* never injected, never fails (teardown paths) */
+#define __GFP_ZERO 0x1u /* return zeroed memory */
+#define __GFP_NOFAIL 0x2u /* never injected, never fails (teardown paths) */
 #define __GFP_NOWARN 0x4u
-#define __GFP_ATOMIC 0x8u  /* caller may not sleep (no effect on the model) */
+#define __GFP_ATOMIC 0x8u /* caller may not sleep (no effect on the model) */
+#define __GFP_COMP 0x10u /* alloc_pages: make a compound (huge) page */
 #define GFP_KERNEL 0u
 #define GFP_NOWAIT __GFP_ATOMIC
 #define GFP_ATOMIC __GFP_ATOMIC
-#define __GFP_KNOWN (__GFP_ZERO | __GFP_NOFAIL | __GFP_NOWARN | __GFP_ATOMIC)
+#define __GFP_KNOWN \
+	(__GFP_ZERO | __GFP_NOFAIL | __GFP_NOWARN | __GFP_ATOMIC | __GFP_COMP)
 
 void *kmalloc(size_t size, gfp_t gfp);
 void *kzalloc(size_t size, gfp_t gfp);

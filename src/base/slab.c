@@ -12,7 +12,7 @@
 #include <mmirror/slab.h>
 
 static long live_objects;
-static long fail_nth;		/* > 0: countdown to one failure */
+static long fail_nth; /* > 0: countdown to one failure */
 static unsigned int fail_permille;
 static u64 fail_rng;
 static long fail_count;
@@ -77,8 +77,8 @@ void *kmalloc(size_t size, gfp_t gfp)
 		return NULL;
 	if (should_fail_alloc(gfp))
 		return NULL;
-	p = (gfp & __GFP_ZERO) ? calloc(1, size ? size : 1)
-			       : malloc(size ? size : 1);
+	p = (gfp & __GFP_ZERO) ? calloc(1, size ? size : 1) :
+				 malloc(size ? size : 1);
 	if (!p) {
 		BUG_ON(gfp & __GFP_NOFAIL);
 		return NULL;

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm.c - address-space lifetime: mm_alloc, mmput/mmget, mmgrab/mmdrop.
+ *
+ * Two counts, as in the kernel (mm_types.h): the last mmput() tears down
+ * the address space (page tables, mapped frames); the last mmdrop() frees
+ * the struct.  All users together hold one mm_count reference, dropped by
+ * the last mmput().
+ */
+#include <mmirror/mm_types.h>
+
+static atomic_long_t live_mms;
+
+long mm_live_count(void)
+{
+	return atomic_long_read(&live_mms);
+}
+
+struct mm_struct *mm_alloc(void)
+{
+	struct mm_struct *mm = kzalloc(sizeof(*mm), GFP_KERNEL);
+	struct page *pgd;
+
+	if (!mm)
+		return ERR_PTR(-ENOMEM);
+	spin_lock_init(&mm->page_table_lock);
+	atomic_set(&mm->mm_users, 1);
+	atomic_set(&mm->mm_count, 1);
+	mm->task_size = TASK_SIZE;
+	pgd = pgtable_alloc(mm);
+	if (!pgd) {
+		kfree(mm);
+		return ERR_PTR(-ENOMEM);
+	}
+	mm->pgd = page_address(pgd);
+	atomic_long_inc(&live_mms);
+	return mm;
+}
+
+void mmgrab(struct mm_struct *mm)
+{
+	WARN_ON(atomic_inc_return(&mm->mm_count) <= 1);
+}
+
+void mmdrop(struct mm_struct *mm)
+{
+	int left = atomic_dec_return(&mm->mm_count);
+
+	if (WARN_ON(left < 0) || left)
+		return;
+	WARN_ON(mm->pgd);
+	WARN_ON(atomic_long_read(&mm->pgtables_bytes) != 0);
+	kfree(mm);
+	atomic_long_dec(&live_mms);
+}
+
+bool mmget_not_zero(struct mm_struct *mm)
+{
+	return atomic_inc_not_zero(&mm->mm_users);
+}
+
+void mmput(struct mm_struct *mm)
+{
+	int left = atomic_dec_return(&mm->mm_users);
+
+	if (WARN_ON(left < 0) || left)
+		return;
+	free_pgtables_all(mm);
+	mmdrop(mm);
+}

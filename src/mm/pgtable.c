@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pgtable.c - page-table pages: allocation, installation of missing levels,
+ * the PTE map/lock helpers, and teardown.
+ *
+ * Installing a table (the __X_alloc family):
+ *
+ *   1. allocate and zero a frame outside any lock (may fail: -ENOMEM);
+ *   2. take mm->page_table_lock and look at the parent entry again;
+ *   3. if still none, publish the table with a release store (set_X): a
+ *      lockless walker that reads the new entry with Xp_get (acquire) sees
+ *      the zeroed table, never the frame's previous contents;
+ *   4. otherwise somebody else installed one first: free ours.
+ *
+ * Tables are never replaced while the mm is live except by the layers that
+ * own that protocol (huge-page split/collapse, unmap's free_pgtables), which
+ * take the same locks; see docs/pgtable.md for page-table page lifetime.
+ */
+#include <string.h>
+#include <mmirror/mm_types.h>
+#include "internal.h"
+
+bool pgtable_l5_enabled;
+
+int pgtable_set_levels(int levels)
+{
+	if (levels != 4 && levels != 5)
+		return -EINVAL;
+	if (mm_live_count() != 0)
+		return -EBUSY;
+	pgtable_l5_enabled = (levels == 5);
+	return 0;
+}
+
+int pgtable_levels(void)
+{
+	return pgtable_l5_enabled ? 5 : 4;
+}
+
+pgd_t *pgd_offset(struct mm_struct *mm, unsigned long addr)
+{
+	return mm->pgd + pgd_index(addr);
+}
+
+/* --- page-table pages -------------------------------------------------------- */
+
+struct page *pgtable_alloc(struct mm_struct *mm)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+	if (!page)
+		return NULL;
+	SetPageTable(page);
+	spin_lock_init(&page->ptl);
+	atomic_set(&page->pt_count, 0);
+	atomic_long_add(PAGE_SIZE, &mm->pgtables_bytes);
+	return page;
+}
+
+void pgtable_free(struct mm_struct *mm, struct page *table)
+{
+	WARN_ON(!PageTable(table));
+	ClearPageTable(table);
+	INIT_LIST_HEAD(&table->lru);
+	atomic_long_sub(PAGE_SIZE, &mm->pgtables_bytes);
+	__free_page(table);
+}
+
+/* --- installing missing levels --------------------------------------------- */
+
+/*
+ * The four installers share one shape; each level differs only in the type
+ * of the parent entry, so one macro generates them.
+ */
+#define __DEFINE_PT_INSTALL(parent)                                            \
+	static int install_under_##parent(struct mm_struct *mm, parent##_t *p) \
+	{                                                                      \
+		struct page *table = pgtable_alloc(mm);                        \
+                                                                               \
+		if (!table)                                                    \
+			return -ENOMEM;                                        \
+		spin_lock(&mm->page_table_lock);                               \
+		if (parent##_none(parent##p_get(p))) {                         \
+			set_##parent(p, __##parent(((u64)page_to_pfn(table)    \
+						    << PAGE_SHIFT) |           \
+						   _PAGE_TABLE));              \
+			table = NULL;                                          \
+		}                                                              \
+		spin_unlock(&mm->page_table_lock);                             \
+		if (table)                                                     \
+			pgtable_free(mm, table);                               \
+		return 0;                                                      \
+	}
+
+__DEFINE_PT_INSTALL(pgd)
+__DEFINE_PT_INSTALL(p4d)
+__DEFINE_PT_INSTALL(pud)
+__DEFINE_PT_INSTALL(pmd)
+#undef __DEFINE_PT_INSTALL
+
+int __p4d_alloc(struct mm_struct *mm, pgd_t *pgdp, unsigned long addr)
+{
+	if (WARN_ON(!pgtable_l5_enabled))
+		return -EINVAL;
+	return install_under_pgd(mm, pgdp);
+}
+
+int __pud_alloc(struct mm_struct *mm, p4d_t *p4dp, unsigned long addr)
+{
+	return install_under_p4d(mm, p4dp);
+}
+
+int __pmd_alloc(struct mm_struct *mm, pud_t *pudp, unsigned long addr)
+{
+	return install_under_pud(mm, pudp);
+}
+
+int __pte_alloc(struct mm_struct *mm, pmd_t *pmdp)
+{
+	return install_under_pmd(mm, pmdp);
+}
+
+/* --- mapping and locking PTEs ------------------------------------------------- */
+
+/* A PMD that points to a PTE table (not none, not a leaf, present). */
+static bool pmd_is_table(pmd_t pmd)
+{
+	return pmd_present(pmd) && !pmd_leaf(pmd) && !pmd_protnone(pmd);
+}
+
+pte_t *pte_offset_map(pmd_t *pmdp, unsigned long addr)
+{
+	pmd_t pmd = pmdp_get(pmdp);
+
+	if (!pmd_is_table(pmd))
+		return NULL;
+	return pmd_pgtable(pmd) + pte_index(addr);
+}
+
+pte_t *pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
+			   unsigned long addr, spinlock_t **ptlp)
+{
+	spinlock_t *ptl;
+	pmd_t pmd;
+
+again:
+	pmd = pmdp_get(pmdp);
+	if (!pmd_is_table(pmd))
+		return NULL;
+	ptl = pte_lockptr(mm, pmd);
+	spin_lock(ptl);
+	/* The PMD may have been changed between the read and the lock: the
+	 * table we locked would then not be the one @addr maps through. */
+	if (unlikely(!pmd_same(pmd, pmdp_get(pmdp)))) {
+		spin_unlock(ptl);
+		goto again;
+	}
+	*ptlp = ptl;
+	return pmd_pgtable(pmd) + pte_index(addr);
+}
+
+pte_t *pte_alloc_map_lock(struct mm_struct *mm, pmd_t *pmdp, unsigned long addr,
+			  spinlock_t **ptlp)
+{
+	if (pte_alloc(mm, pmdp))
+		return NULL;
+	return pte_offset_map_lock(mm, pmdp, addr, ptlp);
+}
+
+/* One lock for the PMD and PUD levels: mm->page_table_lock. */
+spinlock_t *pmd_lockptr(struct mm_struct *mm, pmd_t *pmdp)
+{
+	return &mm->page_table_lock;
+}
+
+spinlock_t *pmd_lock(struct mm_struct *mm, pmd_t *pmdp)
+{
+	spinlock_t *ptl = pmd_lockptr(mm, pmdp);
+
+	spin_lock(ptl);
+	return ptl;
+}
+
+spinlock_t *pud_lockptr(struct mm_struct *mm, pud_t *pudp)
+{
+	return &mm->page_table_lock;
+}
+
+spinlock_t *pud_lock(struct mm_struct *mm, pud_t *pudp)
+{
+	spinlock_t *ptl = pud_lockptr(mm, pudp);
+
+	spin_lock(ptl);
+	return ptl;
+}
+
+/* --- the lockless snapshot walk ------------------------------------------- */
+
+static void snap(struct pt_snapshot *s, u64 *p, u64 val, unsigned int shift)
+{
+	s->entryp = p;
+	s->entry = val;
+	s->shift = shift;
+}
+
+/* Does @val end a walk at a table level (anything but a present table)? */
+static bool ends_walk(u64 val)
+{
+	return !(val & _PAGE_PRESENT) || (val & _PAGE_PSE);
+}
+
+/* Record the entry at @p if it ends the walk; true if it did. */
+static bool snap_end(struct pt_snapshot *s, u64 *p, u64 val, unsigned int shift)
+{
+	if (!ends_walk(val))
+		return false;
+	snap(s, p, val, shift);
+	return true;
+}
+
+void pt_walk_snapshot(struct mm_struct *mm, unsigned long addr,
+		      struct pt_snapshot *s)
+{
+	pgd_t *pgdp = pgd_offset(mm, addr), pgd = pgdp_get(pgdp);
+	p4d_t *p4dp, p4d;
+	pud_t *pudp, pud;
+	pmd_t *pmdp, pmd;
+	pte_t *ptep;
+
+	s->path = _PAGE_RW | _PAGE_USER;
+	if (snap_end(s, &pgdp->pgd, pgd_val(pgd), PGDIR_SHIFT))
+		return;
+	s->path &= pgd_val(pgd);
+	/* Folded P4D: the PGD snapshot is the P4D entry; never re-read it. */
+	p4dp = p4d_offset_lockless(pgdp, pgd, addr);
+	if (pgtable_l5_enabled) {
+		p4d = p4dp_get(p4dp);
+		if (snap_end(s, &p4dp->p4d, p4d_val(p4d), P4D_SHIFT))
+			return;
+		s->path &= p4d_val(p4d);
+	} else {
+		p4d = __p4d(pgd_val(pgd));
+	}
+	pudp = p4d_pgtable(p4d) + pud_index(addr);
+	pud = pudp_get(pudp);
+	if (snap_end(s, &pudp->pud, pud_val(pud), PUD_SHIFT))
+		return;
+	s->path &= pud_val(pud);
+	pmdp = pud_pgtable(pud) + pmd_index(addr);
+	pmd = pmdp_get(pmdp);
+	if (snap_end(s, &pmdp->pmd, pmd_val(pmd), PMD_SHIFT))
+		return;
+	s->path &= pmd_val(pmd);
+	ptep = pmd_pgtable(pmd) + pte_index(addr);
+	snap(s, &ptep->pte, pte_val(ptep_get(ptep)), PAGE_SHIFT);
+}
+
+/* --- teardown ------------------------------------------------------------------ */
+
+/*
+ * Exit-time teardown: nobody else can reach these tables any more, so
+ * entries are read and cleared without locks and tables are freed at once.
+ * A leaf drops the reference and the mapcount it holds on its page; the zero
+ * page and special entries hold none.
+ */
+static void drop_leaf(struct mm_struct *mm, u64 val, unsigned int order)
+{
+	struct page *page;
+
+	if (!(val & (_PAGE_PRESENT | _PAGE_PROTNONE)) || (val & _PAGE_SPECIAL))
+		return;
+	page = pfn_to_page((val & PTE_PFN_MASK) >> PAGE_SHIFT);
+	if (PageReserved(page))
+		return;
+	atomic_dec(&page->_mapcount);
+	add_mm_counter(mm, MM_ANONPAGES, -(1L << order));
+	put_page(page);
+}
+
+/*
+ * Free the table at @table (level @level: 1 = PTE table ... 5 = PGD with
+ * five levels) and everything below it.
+ */
+static void free_table_tree(struct mm_struct *mm, u64 *table, int level)
+{
+	for (int i = 0; i < PTRS_PER_TABLE; i++) {
+		u64 val = __atomic_exchange_n(&table[i], 0, __ATOMIC_ACQ_REL);
+
+		if (!val)
+			continue;
+		if (level == 1 || (val & _PAGE_PSE) || !(val & _PAGE_PRESENT)) {
+			/* A leaf (or a software entry, nothing to drop yet).
+			 * Huge leaves: PMD order 9, PUD order 18. */
+			drop_leaf(mm, val, level == 1 ? 0 : (level - 1) * 9);
+			continue;
+		}
+		free_table_tree(mm,
+				pfn_to_virt((val & PTE_PFN_MASK) >> PAGE_SHIFT),
+				level - 1);
+	}
+	pgtable_free(mm, virt_to_page(table));
+}
+
+void free_pgtables_all(struct mm_struct *mm)
+{
+	if (!mm->pgd)
+		return;
+	free_table_tree(mm, (u64 *)mm->pgd, pgtable_levels());
+	mm->pgd = NULL;
+}
