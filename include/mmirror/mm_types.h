@@ -3,9 +3,20 @@
  * mm_types.h - struct mm_struct, the address space a CPU and its secondary
  * MMUs translate through.
  *
- * So far it is the page-table root and its locks and counters; the VMA set,
- * mmap_lock, notifier subscriptions and TLB state join it as the host-MMU
- * layers land (docs/pgtable.md says which lock guards what).
+ * An mm is a set of VMAs (virtual memory areas: [vm_start, vm_end) ranges
+ * with one protection and kind each), the page tables that map them, and
+ * the simulated CPUs that may cache its translations.
+ *
+ * Locking (docs/mm.md has the full table):
+ *   mmap_lock (rwsem)       the VMA set and every vm_area_struct field;
+ *                           read for faults and lookups, write for
+ *                           mmap/munmap/mprotect/mremap/fork.  Page-table
+ *                           pages are freed only under it held for write.
+ *   page_table_lock         PMD/PUD entries; installing any new table
+ *   PTE table split lock    the 512 PTEs of that table
+ *   cpus_lock               the list of CPUs bound to this mm
+ * Order: mmap_lock -> page_table_lock -> PTE lock -> cpus_lock -> a CPU's
+ * tlb_lock (a leaf: a CPU takes no lock under it).
  *
  * Lifetime, as in the kernel: mm_users counts users of the address space
  * (threads, a CPU bound to it); the last mmput() tears the address space
@@ -16,6 +27,8 @@
 #define MMIRROR_MM_TYPES_H
 
 #include <mmirror/pgtable.h>
+#include <mmirror/rbtree.h>
+#include <mmirror/rwsem.h>
 
 enum mm_counter {
 	MM_ANONPAGES, /* resident anonymous pages (4 KiB units) */
@@ -23,7 +36,71 @@ enum mm_counter {
 	NR_MM_COUNTERS
 };
 
+/* vm_flags, Linux values. */
+#define VM_NONE 0x00000000UL
+#define VM_READ 0x00000001UL
+#define VM_WRITE 0x00000002UL
+#define VM_EXEC 0x00000004UL
+#define VM_SHARED 0x00000008UL
+#define VM_MAYREAD 0x00000010UL
+#define VM_MAYWRITE 0x00000020UL
+#define VM_MAYEXEC 0x00000040UL
+#define VM_MAYSHARE 0x00000080UL
+#define VM_PFNMAP 0x00000400UL /* no struct pages: not mirrorable */
+#define VM_LOCKED 0x00002000UL
+#define VM_IO 0x00004000UL /* device I/O space: not mirrorable */
+#define VM_DONTCOPY 0x00020000UL
+#define VM_ACCOUNT 0x00100000UL
+#define VM_MIXEDMAP 0x10000000UL
+#define VM_HUGEPAGE 0x20000000UL /* MADV_HUGEPAGE */
+#define VM_NOHUGEPAGE 0x40000000UL /* MADV_NOHUGEPAGE */
+#define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
+
+struct shmem_object;
+
+/*
+ * struct vm_area_struct - one mapping: [vm_start, vm_end), page aligned,
+ * non-empty, never overlapping another VMA of the same mm.
+ * All fields are guarded by mmap_lock (write to change, read to look).
+ */
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end; /* exclusive */
+	struct mm_struct *vm_mm;
+	unsigned long vm_flags;
+	pgprot_t vm_page_prot; /* leaf protection for this VMA */
+	struct rb_node vm_rb; /* in mm->mm_rb, keyed by vm_start */
+	/*
+	 * Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS) is backed by a
+	 * shmem object, as in Linux: its pages are indexed by page offset,
+	 * and vm_pgoff is the offset of vm_start in it.  NULL for private
+	 * anonymous memory, where vm_pgoff is vm_start >> PAGE_SHIFT at
+	 * creation (kept across mremap, as Linux keeps anon page indices).
+	 */
+	struct shmem_object *vm_shared;
+	unsigned long vm_pgoff;
+};
+
+static inline unsigned long vma_pages(const struct vm_area_struct *vma)
+{
+	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+}
+static inline bool vma_is_anonymous_private(const struct vm_area_struct *vma)
+{
+	return !vma->vm_shared;
+}
+
+struct sim_cpu;
+
 struct mm_struct {
+	struct rw_semaphore mmap_lock;
+	struct rb_root mm_rb; /* VMAs by vm_start */
+	int map_count; /* number of VMAs */
+	unsigned long mmap_base; /* kernel-chosen placement: below this */
+	unsigned long total_vm; /* pages mapped by VMAs */
+	spinlock_t cpus_lock; /* guards cpus; -> CPU tlb_lock */
+	struct list_head cpus; /* sim CPUs bound to this mm */
+	atomic_long_t tlb_flushes; /* shootdowns sent (statistics) */
 	pgd_t *pgd; /* root table (a PG_pgtable frame) */
 	spinlock_t page_table_lock; /* PMD/PUD entries; new-table installs */
 	atomic_long_t pgtables_bytes; /* bytes of page-table pages */

@@ -63,6 +63,7 @@ enum pageflags {
 	PG_pgtable, /* a page-table page */
 	PG_uptodate, /* content valid */
 	PG_writeback, /* being written to swap */
+	PG_anon_exclusive, /* mapped by one mm only: a write may reuse it */
 	__NR_PAGEFLAGS
 };
 
@@ -185,6 +186,7 @@ __PAGEFLAG(Buddy, buddy)
 __PAGEFLAG(Table, pgtable)
 __PAGEFLAG(Uptodate, uptodate)
 __PAGEFLAG(Writeback, writeback)
+__PAGEFLAG(AnonExclusive, anon_exclusive)
 #undef __PAGEFLAG
 
 /* --- compound pages -------------------------------------------------------- */

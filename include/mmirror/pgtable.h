@@ -494,6 +494,7 @@ pte_t *pte_alloc_map_lock(struct mm_struct *mm, pmd_t *pmdp, unsigned long addr,
  * defer it past a TLB shootdown or a grace period (docs/pgtable.md).
  */
 struct page *pgtable_alloc(struct mm_struct *mm);
+struct page *pgtable_alloc_gfp(struct mm_struct *mm, gfp_t gfp);
 void pgtable_free(struct mm_struct *mm, struct page *table);
 
 /*

@@ -1,14 +1,532 @@
 // SPDX-License-Identifier: MIT
 /*
- * memory.c - building and reading an address space's mappings by hand.
+ * memory.c - page faults and zapping at the PTE level, and the walks that
+ * reach it.
  *
- * mm_map_page() installs one PTE under the PTE lock, the way the fault path
- * will: allocate missing levels, lock the PTE table, check the slot is still
- * none, take the page's references, then publish the entry with a release
- * store (a lockless walker that sees it also sees the page's contents).
+ * The fault protocol (handle_mm_fault, mmap_lock held for read):
+ *
+ *   1. walk down, allocating missing tables; at the PUD and PMD levels try
+ *      a huge page first (huge_memory.c) and handle present huge leaves;
+ *   2. at the PTE level read the entry, decide without the lock what is
+ *      needed (a zero page, a new page, a copy), allocate outside the lock,
+ *   3. take the PTE lock and re-check that the entry is still the one the
+ *      decision was made on (pte_same); if not, drop what was allocated and
+ *      return 0: the access retries and sees the new state.
+ *
+ * COW (do_wp_page): a write to a read-only entry of a writable private VMA.
+ * The page is reused when this mm owns it exclusively (PG_anon_exclusive,
+ * or an order-0 page nobody else references); otherwise the contents are
+ * copied into a new page, and the old entry is cleared and flushed from
+ * every TLB *before* the new one is installed (ptep_clear_flush), so no
+ * CPU ever holds the old and the new translation at once.
+ *
+ * Zapping (unmap_page_range): entries are cleared with an atomic exchange,
+ * which captures the dirty bit the hardware may be setting concurrently;
+ * the mapping is dropped (mapcount, RSS, dirty to the page) under the PTE
+ * lock, and the page's reference goes to the mmu_gather, which drops it
+ * only after the TLB shootdown.
+ *
+ * Lock order: mmap_lock -> page_table_lock -> PTE lock -> shmem object lock.
  */
-#include <mmirror/mm.h>
+#include <string.h>
 #include "internal.h"
+
+/* --- accounting -------------------------------------------------------------- */
+
+void anon_page_init(struct page *page, struct vm_area_struct *vma,
+		    unsigned long addr)
+{
+	SetPageAnon(page);
+	SetPageSwapBacked(page);
+	SetPageAnonExclusive(page);
+	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+}
+
+static int rss_member(const struct page *page)
+{
+	return PageAnon(compound_head(page)) ? MM_ANONPAGES : MM_SHMEMPAGES;
+}
+
+/* Drop a leaf mapping of @page but the RSS count (the caller batches it). */
+static void zap_page_mapping(struct page *page, bool dirty)
+{
+	struct page *head = compound_head(page);
+
+	/* Test first: most zapped pages are dirty already, and an atomic
+	 * RMW per page is a measurable part of munmap (bench_mm). */
+	if (dirty && !PageDirty(head))
+		SetPageDirty(head);
+	atomic_dec(&page->_mapcount);
+}
+
+void zap_account(struct vm_area_struct *vma, struct page *page, bool dirty,
+		 long nr)
+{
+	zap_page_mapping(page, dirty);
+	add_mm_counter(vma->vm_mm, rss_member(page), -nr);
+}
+
+static void zap_rss_commit(struct mm_struct *mm, long *rss)
+{
+	for (int i = 0; i < NR_MM_COUNTERS; i++)
+		if (rss[i])
+			add_mm_counter(mm, i, rss[i]);
+}
+
+/* Map @page (whose reference the caller transfers) at @ptep, locked. */
+static void map_new_page(struct vm_area_struct *vma, pte_t *ptep,
+			 struct page *page, pte_t entry)
+{
+	atomic_inc(&page->_mapcount);
+	add_mm_counter(vma->vm_mm, rss_member(page), 1);
+	set_pte(ptep, entry);
+}
+
+static pte_t pte_for(struct vm_area_struct *vma, struct page *page, bool write)
+{
+	pte_t entry = pte_mkyoung(mk_pte(page, vma->vm_page_prot));
+
+	if (write)
+		entry = pte_mkdirty(pte_mkwrite(entry));
+	return entry;
+}
+
+/* --- PTE-level faults ----------------------------------------------------------- */
+
+struct vm_fault {
+	struct vm_area_struct *vma;
+	unsigned long address; /* page aligned */
+	unsigned int flags;
+	pmd_t *pmd;
+	pte_t orig_pte; /* the entry the decision is based on */
+};
+
+/* Lock the PTE of @vmf again; NULL (nothing held) if it changed. */
+static pte_t *vmf_relock(struct vm_fault *vmf, spinlock_t **ptl)
+{
+	pte_t *pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd,
+					 vmf->address, ptl);
+
+	if (pte && !pte_same(ptep_get(pte), vmf->orig_pte)) {
+		pte_unmap_unlock(pte, *ptl);
+		return NULL;
+	}
+	return pte;
+}
+
+/* A fault on an empty entry of private memory. */
+static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	struct page *page = NULL;
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	if (write) {
+		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!page)
+			return VM_FAULT_OOM;
+		anon_page_init(page, vma, vmf->address);
+	}
+	pte = vmf_relock(vmf, &ptl);
+	if (!pte) {
+		if (page)
+			__free_page(page);
+		return 0;
+	}
+	if (page) {
+		map_new_page(vma, pte, page, pte_for(vma, page, true));
+	} else {
+		/* Reads of untouched private memory share the zero page. */
+		set_pte(pte, pte_mkspecial(pte_wrprotect(pte_mkyoung(mk_pte(
+				     ZERO_PAGE(0), vma->vm_page_prot)))));
+	}
+	pte_unmap_unlock(pte, ptl);
+	return 0;
+}
+
+/* A fault on an empty entry of shared memory: the object's page. */
+static vm_fault_t do_shared_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long index =
+		vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
+	bool oom;
+	struct page *page = shmem_get_page(vma->vm_shared, index, &oom);
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	if (!page)
+		return oom ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	pte = vmf_relock(vmf, &ptl);
+	if (!pte) {
+		put_page(page);
+		return 0;
+	}
+	map_new_page(vma, pte, page,
+		     pte_for(vma, page, vmf->flags & FAULT_FLAG_WRITE));
+	pte_unmap_unlock(pte, ptl);
+	return 0;
+}
+
+/* Can a write fault take over @page instead of copying it? */
+static bool wp_can_reuse(struct page *page)
+{
+	if (PageAnonExclusive(page))
+		return true;
+	/*
+	 * An order-0 page only this mapping references is ours alone.  The
+	 * acquire pairs with the release of the put_page() that dropped the
+	 * other mapping (a COW in another mm that was still copying from this
+	 * page): our writes must come after its reads.
+	 */
+	if (!PageHead(page) && !PageTail(page) &&
+	    atomic_read_acquire(&page->_refcount) == 1) {
+		SetPageAnonExclusive(page);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Copy a page that CPUs may still be writing: another CPU of this mm can
+ * reuse the page (its other mapping just went away) and store to it while
+ * we copy; pte_same() then makes us discard the copy.  Relaxed word-sized
+ * atomic loads make that a benign race in the model, as it is on hardware.
+ */
+static void copy_user_page(struct page *dst, struct page *src)
+{
+	u64 *d = page_address(dst), *s = page_address(src);
+
+	for (size_t i = 0; i < PAGE_SIZE / sizeof(u64); i++)
+		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
+/* Break COW: copy into a new page, clear+flush the old entry, install. */
+static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *new = alloc_page(GFP_KERNEL | (old ? 0 : __GFP_ZERO));
+	spinlock_t *ptl;
+	pte_t *pte, prev;
+
+	if (!new)
+		return VM_FAULT_OOM;
+	if (old)
+		copy_user_page(new, old);
+	anon_page_init(new, vma, vmf->address);
+	pte = vmf_relock(vmf, &ptl);
+	if (!pte) {
+		__free_page(new);
+		return 0;
+	}
+	prev = ptep_get_and_clear(pte);
+	flush_tlb_page(vma, vmf->address);
+	if (old)
+		zap_account(vma, old, pte_dirty(prev), 1);
+	map_new_page(vma, pte, new, pte_for(vma, new, true));
+	pte_unmap_unlock(pte, ptl);
+	if (old)
+		put_page(
+			old); /* the old mapping's reference, after the flush */
+	return 0;
+}
+
+/*
+ * Decide under the PTE lock: reuse in place, or copy.  A copy is made from
+ * a page we hold a reference on, taken under the lock: once the lock is
+ * dropped, another CPU's COW or a MADV_DONTNEED may unmap the page, and
+ * without our reference it could be freed and reused while we copy it.
+ */
+static vm_fault_t do_wp_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *page = vm_normal_page_val(pte_val(vmf->orig_pte));
+	spinlock_t *ptl;
+	vm_fault_t ret;
+	pte_t *pte = vmf_relock(vmf, &ptl);
+
+	if (!pte)
+		return 0;
+	if (vma->vm_shared || (page && wp_can_reuse(page))) {
+		/* Upgrading needs no flush; cmpxchg keeps hardware A/D. */
+		ptep_cmpxchg(
+			pte, &vmf->orig_pte,
+			pte_mkyoung(pte_mkdirty(pte_mkwrite(vmf->orig_pte))));
+		pte_unmap_unlock(pte, ptl);
+		return 0;
+	}
+	if (page)
+		get_page(page);
+	pte_unmap_unlock(pte, ptl);
+	ret = wp_page_copy(vmf, page);
+	if (page)
+		put_page(page);
+	return ret;
+}
+
+/* A present entry: COW, a stale PROT_NONE, or only accessed/dirty. */
+static vm_fault_t do_present_fault(struct vm_fault *vmf)
+{
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	pte_t entry = vmf->orig_pte, new;
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	if (pte_protnone(entry))
+		entry = pte_modify(entry, vmf->vma->vm_page_prot);
+	if (write && !pte_write(entry))
+		return do_wp_page(vmf);
+	new = pte_mkyoung(write ? pte_mkdirty(entry) : entry);
+	if (pte_same(new, vmf->orig_pte))
+		return 0; /* spurious: another CPU already fixed it */
+	pte = vmf_relock(vmf, &ptl);
+	if (pte) {
+		ptep_cmpxchg(pte, &vmf->orig_pte, new);
+		pte_unmap_unlock(pte, ptl);
+	}
+	return 0;
+}
+
+static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
+{
+	struct mm_struct *mm = vmf->vma->vm_mm;
+	pte_t *pte;
+
+	if (pte_alloc(mm, vmf->pmd))
+		return VM_FAULT_OOM;
+	pte = pte_offset_map(vmf->pmd, vmf->address);
+	if (!pte)
+		return 0; /* a huge leaf appeared: retry */
+	vmf->orig_pte = ptep_get(pte);
+	pte_unmap(pte);
+	if (pte_none(vmf->orig_pte))
+		return vmf->vma->vm_shared ? do_shared_fault(vmf) :
+					     do_anonymous_page(vmf);
+	if (pte_present(vmf->orig_pte))
+		return do_present_fault(vmf);
+	/* Swap, migration and device entries arrive with reclaim. */
+	WARN_ON_ONCE(1);
+	return VM_FAULT_SIGBUS;
+}
+
+/* --- the walk down ------------------------------------------------------------- */
+
+static vm_fault_t __handle_mm_fault(struct vm_area_struct *vma,
+				    unsigned long address, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct vm_fault vmf = { .vma = vma,
+				.address = address,
+				.flags = flags };
+	pgd_t *pgd = pgd_offset(mm, address);
+	p4d_t *p4d = p4d_alloc(mm, pgd, address);
+	vm_fault_t ret;
+	pud_t *pud, pudval;
+	pmd_t pmdval;
+
+	if (!p4d || !(pud = pud_alloc(mm, p4d, address)))
+		return VM_FAULT_OOM;
+	if (pud_none(pudp_get(pud)) &&
+	    thp_vma_suitable(vma, address, HPAGE_PUD_ORDER)) {
+		ret = do_huge_pud_anonymous_page(vma, pud, address, flags);
+		if (!(ret & VM_FAULT_FALLBACK))
+			return ret;
+	}
+	/*
+	 * Another fault may turn the PUD into a huge leaf at any moment:
+	 * install a PMD table only if it is still none, then decide on ONE
+	 * snapshot and descend through it (never re-read it: seed 001).
+	 */
+	if (pud_none(pudp_get(pud)) && __pmd_alloc(mm, pud, address))
+		return VM_FAULT_OOM;
+	pudval = pudp_get(pud);
+	if (pud_leaf(pudval))
+		return huge_pud_fault(vma, pud, address, flags);
+	if (!pud_present(pudval))
+		return VM_FAULT_SIGBUS;
+	vmf.pmd = pud_pgtable(pudval) + pmd_index(address);
+	if (pmd_none(pmdp_get(vmf.pmd)) &&
+	    thp_vma_suitable(vma, address, HPAGE_PMD_ORDER)) {
+		ret = do_huge_pmd_anonymous_page(vma, vmf.pmd, address, flags);
+		if (!(ret & VM_FAULT_FALLBACK))
+			return ret;
+	}
+	pmdval = pmdp_get(vmf.pmd);
+	if (pmd_leaf(pmdval))
+		return huge_pmd_fault(vma, vmf.pmd, address, flags);
+	if (!pmd_none(pmdval) && !pmd_present(pmdval))
+		return VM_FAULT_SIGBUS; /* PMD migration entries: later */
+	return handle_pte_fault(&vmf);
+}
+
+vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
+			   unsigned int flags)
+{
+	if (WARN_ON(!vma || (flags & ~FAULT_FLAG_KNOWN)))
+		return VM_FAULT_SIGSEGV;
+	mmap_assert_locked(vma->vm_mm);
+	if (address < vma->vm_start || address >= vma->vm_end)
+		return VM_FAULT_SIGSEGV;
+	if (!vma_access_permitted(vma, flags))
+		return VM_FAULT_SIGSEGV;
+	return __handle_mm_fault(vma, address & PAGE_MASK, flags);
+}
+
+/* --- populate --------------------------------------------------------------------- */
+
+int populate_vma_range(struct vm_area_struct *vma, unsigned long start,
+		       unsigned long end, bool write)
+{
+	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
+	unsigned long addr = start;
+	int tries = 0;
+
+	if (!(vma->vm_flags & (write ? VM_WRITE : VM_ACCESS_FLAGS)))
+		return 0; /* Linux skips PROT_NONE (and read-only) ranges */
+	while (addr < end) {
+		struct pt_snapshot s;
+		vm_fault_t ret;
+
+		pt_walk_snapshot(vma->vm_mm, addr, &s);
+		if (pt_snapshot_maps(&s) &&
+		    (!write || (s.path & s.entry & _PAGE_RW))) {
+			addr = (addr | ((1UL << s.shift) - 1)) + 1;
+			tries = 0;
+			continue;
+		}
+		if (WARN_ON(++tries > 16))
+			return -EFAULT;
+		ret = handle_mm_fault(vma, addr, flags);
+		if (ret & VM_FAULT_OOM)
+			return -ENOMEM;
+		if (ret & VM_FAULT_ERROR)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* --- zapping ----------------------------------------------------------------------- */
+
+static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+			  pmd_t *pmd, unsigned long addr, unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	long rss[NR_MM_COUNTERS];
+	spinlock_t *ptl;
+	pte_t *start_pte, *pte;
+
+again:
+	start_pte = pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte)
+		return;
+	memset(rss, 0, sizeof(rss)); /* one RSS update per table, not page */
+	for (; addr != end; pte++, addr += PAGE_SIZE) {
+		struct page *page;
+		pte_t old;
+
+		if (pte_none(ptep_get(pte)))
+			continue;
+		if (tlb_batch_full(tlb)) {
+			/* The flush may sleep: not under the PTE lock. */
+			zap_rss_commit(mm, rss);
+			pte_unmap_unlock(start_pte, ptl);
+			tlb_flush_mmu(tlb);
+			goto again;
+		}
+		old = ptep_get_and_clear(pte);
+		tlb_flush_pte_range(tlb, addr, PAGE_SIZE);
+		if (!pte_present(old))
+			continue; /* swap-type entries: nothing to drop yet */
+		page = vm_normal_page_val(pte_val(old));
+		if (!page)
+			continue;
+		zap_page_mapping(page, pte_dirty(old));
+		rss[rss_member(page)]--;
+		tlb_remove_page(tlb, page);
+	}
+	zap_rss_commit(mm, rss);
+	pte_unmap_unlock(start_pte, ptl);
+}
+
+static void zap_pmd_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+			  pud_t *pud, unsigned long addr, unsigned long end)
+{
+	pmd_t *pmd = pmd_offset(pud, addr);
+	unsigned long next;
+
+	do {
+		pmd_t val = pmdp_get(pmd);
+
+		next = pmd_addr_end(addr, end);
+		if (pmd_none(val))
+			continue;
+		if (pmd_leaf(val)) {
+			if (next - addr == PMD_SIZE) {
+				zap_huge_pmd(tlb, vma, pmd, addr);
+				continue;
+			}
+			split_huge_pmd(vma, pmd, addr);
+		}
+		zap_pte_range(tlb, vma, pmd, addr, next);
+	} while (pmd++, addr = next, addr != end);
+}
+
+static void zap_pud_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+			  p4d_t *p4d, unsigned long addr, unsigned long end)
+{
+	pud_t *pud = pud_offset(p4d, addr);
+	unsigned long next;
+
+	do {
+		pud_t val = pudp_get(pud);
+
+		next = pud_addr_end(addr, end);
+		if (pud_none(val))
+			continue;
+		if (pud_leaf(val)) {
+			if (next - addr == PUD_SIZE) {
+				zap_huge_pud(tlb, vma, pud, addr);
+				continue;
+			}
+			split_huge_pud(vma, pud, addr);
+		}
+		zap_pmd_range(tlb, vma, pud, addr, next);
+	} while (pud++, addr = next, addr != end);
+}
+
+static void zap_p4d_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+			  pgd_t *pgd, unsigned long addr, unsigned long end)
+{
+	p4d_t *p4d = p4d_offset(pgd, addr);
+	unsigned long next;
+
+	do {
+		next = p4d_addr_end(addr, end);
+		if (p4d_none(p4dp_get(p4d)))
+			continue;
+		zap_pud_range(tlb, vma, p4d, addr, next);
+	} while (p4d++, addr = next, addr != end);
+}
+
+void unmap_page_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		      unsigned long addr, unsigned long end)
+{
+	pgd_t *pgd = pgd_offset(vma->vm_mm, addr);
+	unsigned long next;
+
+	if (WARN_ON(addr < vma->vm_start || end > vma->vm_end || addr >= end))
+		return;
+	do {
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(pgdp_get(pgd)))
+			continue;
+		zap_p4d_range(tlb, vma, pgd, addr, next);
+	} while (pgd++, addr = next, addr != end);
+}
+
+/* --- building mappings by hand ------------------------------------------------------ */
 
 #define PROT_KNOWN_BITS                                           \
 	(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_RW | _PAGE_USER | \

@@ -7,7 +7,7 @@
  * the struct.  All users together hold one mm_count reference, dropped by
  * the last mmput().
  */
-#include <mmirror/mm_types.h>
+#include "internal.h"
 
 static atomic_long_t live_mms;
 
@@ -24,9 +24,16 @@ struct mm_struct *mm_alloc(void)
 	if (!mm)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&mm->page_table_lock);
+	init_rwsem(&mm->mmap_lock);
+	mm->mm_rb = RB_ROOT;
+	spin_lock_init(&mm->cpus_lock);
+	INIT_LIST_HEAD(&mm->cpus);
 	atomic_set(&mm->mm_users, 1);
 	atomic_set(&mm->mm_count, 1);
 	mm->task_size = TASK_SIZE;
+	/* Kernel-chosen mappings go top-down from 1 GiB below the top (room
+	 * a real process would give its stack). */
+	mm->mmap_base = mm->task_size - (1UL << 30);
 	pgd = pgtable_alloc(mm);
 	if (!pgd) {
 		kfree(mm);
@@ -49,6 +56,7 @@ void mmdrop(struct mm_struct *mm)
 	if (WARN_ON(left < 0) || left)
 		return;
 	WARN_ON(mm->pgd);
+	WARN_ON(mm->map_count || !RB_EMPTY_ROOT(&mm->mm_rb));
 	WARN_ON(atomic_long_read(&mm->pgtables_bytes) != 0);
 	kfree(mm);
 	atomic_long_dec(&live_mms);
@@ -65,6 +73,6 @@ void mmput(struct mm_struct *mm)
 
 	if (WARN_ON(left < 0) || left)
 		return;
-	free_pgtables_all(mm);
+	exit_mmap(mm);
 	mmdrop(mm);
 }

@@ -46,7 +46,12 @@ pgd_t *pgd_offset(struct mm_struct *mm, unsigned long addr)
 
 struct page *pgtable_alloc(struct mm_struct *mm)
 {
-	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	return pgtable_alloc_gfp(mm, GFP_KERNEL);
+}
+
+struct page *pgtable_alloc_gfp(struct mm_struct *mm, gfp_t gfp)
+{
+	struct page *page = alloc_page(gfp | __GFP_ZERO);
 
 	if (!page)
 		return NULL;

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * Simulated CPUs: loads and stores through the hardware-style walk, the
- * permission checks, accessed/dirty bits, huge leaves, and CPUs racing with
- * a thread that builds page tables under them.
+ * Simulated CPUs: loads and stores through the TLB and the hardware-style
+ * walk, the permission checks, accessed/dirty bits, huge leaves, the
+ * per-CPU counters, and CPUs racing with a thread that builds page tables
+ * under them.
+ *
+ * Mappings here are built by hand (mm_map_page): there is no VMA, so an
+ * access without a usable translation goes through the fault path
+ * (mmap_read_lock + vma_lookup) and fails with -EFAULT, as a user access
+ * outside any mapping would.  Tests that change entries behind a CPU's
+ * back flush its TLB (flush_tlb_mm_range) first.
  */
 #include "test_util.h"
 #include <mmirror/cpu.h>
 #include <mmirror/mm.h>
+#include "mm/internal.h"
 
 static unsigned long free_before;
 
@@ -73,6 +81,7 @@ static void test_store_load(void **state)
 	assert_int_equal(v, 0xabcdefULL);
 	assert_int_equal(cpu->stores, 4);
 	assert_int_equal(cpu->loads, 3);
+	assert_int_equal(cpu->faults, 0);
 
 	cpu_destroy(cpu);
 	mmput(mm);
@@ -100,6 +109,50 @@ static void test_accessed_dirty_bits(void **state)
 	__free_page(p);
 }
 
+/* TLB hits, walks, loads, stores and faults are counted per CPU. */
+static void test_tlb_counters(void **state)
+{
+	struct mm_struct *mm = mm_alloc();
+	struct page *p = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	struct sim_cpu *cpu = cpu_create(mm);
+	unsigned long va = 0x28000000;
+	char buf[2 * PAGE_SIZE];
+	u64 v;
+
+	assert_int_equal(mm_map_page(mm, va, p, PAGE_RW_OLD), 0);
+	/* Miss + walk, then hits. */
+	assert_int_equal(cpu_load_u64(cpu, va, &v), 0);
+	assert_int_equal(cpu->walks, 1);
+	assert_int_equal(cpu->tlb_hits, 0);
+	assert_int_equal(cpu_load_u64(cpu, va + 8, &v), 0);
+	assert_int_equal(cpu->walks, 1);
+	assert_int_equal(cpu->tlb_hits, 1);
+	/* A store through a clean entry re-walks to set D, then hits. */
+	assert_int_equal(cpu_store_u64(cpu, va, 5), 0);
+	assert_int_equal(cpu->walks, 2);
+	assert_true(entry_at(mm, va) & _PAGE_DIRTY);
+	assert_int_equal(cpu_store_u64(cpu, va + 8, 6), 0);
+	assert_int_equal(cpu->walks, 2);
+	assert_int_equal(cpu->tlb_hits, 2);
+	/* A two-page load that runs into an unmapped page: one fault, the
+	 * first chunk counted as a hit, and the access is not counted. */
+	assert_int_equal(cpu_load(cpu, va + 16, buf, sizeof(buf)), -EFAULT);
+	assert_int_equal(cpu->faults, 1);
+	assert_int_equal(cpu->tlb_hits, 3);
+	assert_int_equal(cpu->loads, 2);
+	assert_int_equal(cpu->stores, 2);
+	/* A shootdown makes the next access walk again. */
+	flush_tlb_mm_range(mm, va, va + PAGE_SIZE);
+	assert_int_equal(cpu->tlb_shootdowns, 1);
+	assert_int_equal(cpu_load_u64(cpu, va, &v), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(cpu->tlb_hits, 3);
+	assert_int_equal(atomic_long_read(&mm->tlb_flushes), 1);
+	cpu_destroy(cpu);
+	mmput(mm);
+	__free_page(p);
+}
+
 static void test_faults_and_permissions(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
@@ -116,18 +169,22 @@ static void test_faults_and_permissions(void **state)
 				     PAGE_READONLY),
 			 0);
 
+	/* No VMA: a forbidding translation is a fault outside any mapping,
+	 * -EFAULT (each one fault). */
 	assert_int_equal(cpu_load(cpu, va, buf, 16), 0);
-	assert_int_equal(cpu_store(cpu, va, buf, 1), -EACCES);
+	assert_int_equal(cpu_store(cpu, va, buf, 1), -EFAULT);
+	assert_int_equal(cpu->faults, 1);
 	assert_false(entry_at(mm, va) & _PAGE_DIRTY);
-	assert_int_equal(cpu_load(cpu, va + PAGE_SIZE, buf, 1), -EACCES);
-	assert_int_equal(cpu_store_u64(cpu, va + PAGE_SIZE, 1), -EACCES);
+	assert_int_equal(cpu_load(cpu, va + PAGE_SIZE, buf, 1), -EFAULT);
+	assert_int_equal(cpu_store_u64(cpu, va + PAGE_SIZE, 1), -EFAULT);
+	assert_int_equal(cpu->faults, 3);
 	/* The zero page reads as zeros and refuses stores. */
 	memset(buf, 0xff, sizeof(buf));
 	assert_int_equal(cpu_load(cpu, va + 2 * PAGE_SIZE + 100, buf, 16), 0);
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(buf[i], 0);
-	assert_int_equal(cpu_store(cpu, va + 2 * PAGE_SIZE, buf, 1), -EACCES);
-	/* Nothing mapped: a page fault (no fault handler yet). */
+	assert_int_equal(cpu_store(cpu, va + 2 * PAGE_SIZE, buf, 1), -EFAULT);
+	/* Nothing mapped: a page fault outside any VMA. */
 	assert_int_equal(cpu_load(cpu, va + 3 * PAGE_SIZE, buf, 1), -EFAULT);
 	assert_int_equal(cpu_load_u64(cpu, 0x7000000000UL, &v), -EFAULT);
 	/* A load that runs off the mapped range fails at the first bad page. */
@@ -174,9 +231,13 @@ static void test_huge_leaves(void **state)
 	assert_int_equal(v, 77);
 	assert_true(pmd_dirty(pmdp_get(pmd)) && pmd_young(pmdp_get(pmd)));
 
-	/* Write-protect the leaf: stores now fail, loads still work. */
+	/* Write-protect the leaf and shoot the TLB down: stores now fail,
+	 * loads still work. */
 	pmdp_clear_bits(pmd, _PAGE_RW);
-	assert_int_equal(cpu_store_u64(cpu, va, 1), -EACCES);
+	flush_tlb_mm_range(mm, va, va + PMD_SIZE);
+	assert_int_equal(cpu_store_u64(cpu, va + 300 * PAGE_SIZE + 8, 1),
+			 -EFAULT);
+	assert_int_equal(cpu_store_u64(cpu, va, 1), -EFAULT);
 	assert_int_equal(cpu_load_u64(cpu, va + 300 * PAGE_SIZE + 8, &v), 0);
 
 	/* A PUD leaf (1 GiB) would need the whole default arena; the walk
@@ -188,9 +249,11 @@ static void test_huge_leaves(void **state)
 	set_pud(pud2, pud_mkspecial(pfn_pud(
 			      0, __pgprot(_PAGE_PRESENT | _PAGE_USER))));
 	assert_int_equal(cpu_load_u64(cpu, va2 + 5 * PAGE_SIZE, &v), 0);
-	assert_int_equal(cpu_store_u64(cpu, va2, 1), -EACCES);
+	assert_int_equal(cpu_store_u64(cpu, va2, 1), -EFAULT);
 	assert_true(pud_young(pudp_get(pud2)));
 	set_pud(pud2, __pud(0));
+	flush_tlb_mm_range(mm, va2, va2 + PUD_SIZE);
+	assert_int_equal(cpu_load_u64(cpu, va2 + 5 * PAGE_SIZE, &v), -EFAULT);
 
 	cpu_destroy(cpu);
 	mmput(mm);
@@ -291,6 +354,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_load, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_accessed_dirty_bits, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tlb_counters, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_faults_and_permissions,
 						setup, teardown),

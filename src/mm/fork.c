@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fork.c - copying an address space (fork) and tearing one down (exit).
+ *
+ * Fork of private memory is copy-on-write: the child gets the parent's
+ * frames, both sides' entries lose write permission, and the frames' page
+ * references and mapcounts go up.  PG_anon_exclusive is cleared: neither
+ * side may reuse the page on its next write while the other maps it.  The
+ * parent's TLBs are flushed before fork returns (with both mmap_locks still
+ * held), so no parent CPU keeps writing through an old writable entry into
+ * a frame the child now sees.  (A store racing with fork itself may or may
+ * not reach the child, as in Linux.)
+ *
+ * Shared anonymous memory is not copied entry by entry: the child maps the
+ * same shmem object and faults its pages in on first touch, as Linux does
+ * for shmem VMAs.
+ *
+ * Lock order: parent mmap_lock -> child mmap_lock (the child is new and
+ * invisible) -> parent PTE lock -> child PTE lock.
+ */
+#include "internal.h"
+
+/* Copy one present leaf word; returns the child's value. */
+static u64 copy_leaf(long *rss, u64 *src, long nr, bool *wrprotected)
+{
+	u64 old = __atomic_load_n(src, __ATOMIC_ACQUIRE);
+	struct page *page;
+
+	if (!(old & (_PAGE_PRESENT | _PAGE_PROTNONE)))
+		return old; /* a swap-type entry: copied as is */
+	page = vm_normal_page_val(old);
+	if (!page)
+		return old; /* the zero page: shared, never written */
+	get_page(page);
+	atomic_inc(&page->_mapcount);
+	/* Test first: after the first fork the flag is usually clear, and
+	 * atomic RMWs per page dominate fork (bench_mm). */
+	if (PageAnonExclusive(page))
+		ClearPageAnonExclusive(page);
+	*rss += nr;
+	if (old & _PAGE_RW) {
+		sched_point(SP_PTE_WRITE, src);
+		old = __atomic_fetch_and(src, ~(u64)_PAGE_RW, __ATOMIC_SEQ_CST);
+		*wrprotected = true;
+	}
+	return old & ~(u64)_PAGE_RW;
+}
+
+static int copy_pte_range(struct vm_area_struct *dst_vma,
+			  struct vm_area_struct *src_vma, pmd_t *dst_pmd,
+			  pmd_t *src_pmd, unsigned long addr, unsigned long end,
+			  bool *wp)
+{
+	struct mm_struct *dst_mm = dst_vma->vm_mm;
+	spinlock_t *src_ptl, *dst_ptl;
+	pte_t *src, *dst, *src0, *dst0;
+	long rss = 0;
+
+	if (pte_alloc(dst_mm, dst_pmd))
+		return -ENOMEM;
+	src0 = src =
+		pte_offset_map_lock(src_vma->vm_mm, src_pmd, addr, &src_ptl);
+	if (!src)
+		return 0;
+	dst0 = dst = pte_offset_map_lock(dst_mm, dst_pmd, addr, &dst_ptl);
+	for (; addr != end; src++, dst++, addr += PAGE_SIZE)
+		if (!pte_none(ptep_get(src)))
+			set_pte(dst, __pte(copy_leaf(&rss, &src->pte, 1, wp)));
+	add_mm_counter(dst_mm, MM_ANONPAGES, rss); /* once per table */
+	pte_unmap_unlock(dst0, dst_ptl);
+	pte_unmap_unlock(src0, src_ptl);
+	return 0;
+}
+
+/* Copy a huge leaf into @dst (an empty entry of the child). */
+static void copy_huge_leaf(struct vm_area_struct *dst_vma,
+			   struct vm_area_struct *src_vma, u64 *dst, u64 *src,
+			   long nr, bool *wp)
+{
+	spinlock_t *ptl = &src_vma->vm_mm->page_table_lock;
+	long rss = 0;
+	u64 val;
+
+	spin_lock(ptl);
+	val = copy_leaf(&rss, src, nr, wp);
+	spin_unlock(ptl);
+	add_mm_counter(dst_vma->vm_mm, MM_ANONPAGES, rss);
+	sched_point(SP_PTE_WRITE, dst);
+	__atomic_store_n(dst, val, __ATOMIC_RELEASE);
+}
+
+static int copy_pmd_range(struct vm_area_struct *dst_vma,
+			  struct vm_area_struct *src_vma, pud_t *dst_pud,
+			  pud_t *src_pud, unsigned long addr, unsigned long end,
+			  bool *wp)
+{
+	pmd_t *src = pmd_offset(src_pud, addr);
+	pmd_t *dst = pmd_alloc(dst_vma->vm_mm, dst_pud, addr);
+	unsigned long next;
+
+	if (!dst)
+		return -ENOMEM;
+	do {
+		pmd_t val = pmdp_get(src);
+
+		next = pmd_addr_end(addr, end);
+		if (pmd_none(val))
+			continue;
+		if (pmd_leaf(val) || !pmd_present(val)) {
+			copy_huge_leaf(dst_vma, src_vma, &dst->pmd, &src->pmd,
+				       HPAGE_PMD_NR, wp);
+			continue;
+		}
+		if (copy_pte_range(dst_vma, src_vma, dst, src, addr, next, wp))
+			return -ENOMEM;
+	} while (dst++, src++, addr = next, addr != end);
+	return 0;
+}
+
+static int copy_pud_range(struct vm_area_struct *dst_vma,
+			  struct vm_area_struct *src_vma, p4d_t *dst_p4d,
+			  p4d_t *src_p4d, unsigned long addr, unsigned long end,
+			  bool *wp)
+{
+	pud_t *src = pud_offset(src_p4d, addr);
+	pud_t *dst = pud_alloc(dst_vma->vm_mm, dst_p4d, addr);
+	unsigned long next;
+
+	if (!dst)
+		return -ENOMEM;
+	do {
+		pud_t val = pudp_get(src);
+
+		next = pud_addr_end(addr, end);
+		if (pud_none(val))
+			continue;
+		if (pud_leaf(val)) {
+			copy_huge_leaf(dst_vma, src_vma, &dst->pud, &src->pud,
+				       HPAGE_PUD_NR, wp);
+			continue;
+		}
+		if (copy_pmd_range(dst_vma, src_vma, dst, src, addr, next, wp))
+			return -ENOMEM;
+	} while (dst++, src++, addr = next, addr != end);
+	return 0;
+}
+
+static int copy_p4d_range(struct vm_area_struct *dst_vma,
+			  struct vm_area_struct *src_vma, pgd_t *dst_pgd,
+			  pgd_t *src_pgd, unsigned long addr, unsigned long end,
+			  bool *wp)
+{
+	p4d_t *src = p4d_offset(src_pgd, addr);
+	p4d_t *dst = p4d_alloc(dst_vma->vm_mm, dst_pgd, addr);
+	unsigned long next;
+
+	if (!dst)
+		return -ENOMEM;
+	do {
+		next = p4d_addr_end(addr, end);
+		if (p4d_none(p4dp_get(src)))
+			continue;
+		if (copy_pud_range(dst_vma, src_vma, dst, src, addr, next, wp))
+			return -ENOMEM;
+	} while (dst++, src++, addr = next, addr != end);
+	return 0;
+}
+
+int copy_page_range(struct vm_area_struct *dst_vma,
+		    struct vm_area_struct *src_vma)
+{
+	unsigned long addr = src_vma->vm_start, end = src_vma->vm_end, next;
+	pgd_t *src = pgd_offset(src_vma->vm_mm, addr);
+	pgd_t *dst = pgd_offset(dst_vma->vm_mm, addr);
+	bool wp = false;
+	int ret = 0;
+
+	if (src_vma->vm_shared)
+		return 0; /* the child faults the shmem pages in itself */
+	do {
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(pgdp_get(src)))
+			continue;
+		ret = copy_p4d_range(dst_vma, src_vma, dst, src, addr, next,
+				     &wp);
+		if (ret)
+			break;
+	} while (dst++, src++, addr = next, addr != end);
+	if (wp)
+		flush_tlb_range(src_vma, src_vma->vm_start, src_vma->vm_end);
+	return ret;
+}
+
+/* ==== fork and exit ====================================================== */
+
+static int dup_mmap(struct mm_struct *mm, struct mm_struct *old)
+{
+	struct vm_area_struct *vma, *tmp;
+
+	for_each_vma(old, vma)
+	{
+		if (vma->vm_flags & VM_DONTCOPY)
+			continue;
+		tmp = vm_area_dup(vma);
+		if (!tmp)
+			return -ENOMEM;
+		tmp->vm_mm = mm;
+		if (vma_link(mm, tmp)) {
+			vm_area_free(tmp);
+			return -ENOMEM;
+		}
+		if (copy_page_range(tmp, vma))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct mm_struct *mm_fork(struct mm_struct *old)
+{
+	struct mm_struct *mm;
+	int ret;
+
+	if (!old)
+		return ERR_PTR(-EINVAL);
+	mm = mm_alloc();
+	if (IS_ERR(mm))
+		return mm;
+	mmap_write_lock(old);
+	mmap_write_lock(mm);
+	mm->mmap_base = old->mmap_base;
+	ret = dup_mmap(mm, old);
+	mmap_write_unlock(mm);
+	mmap_write_unlock(old);
+	if (ret) {
+		mmput(mm); /* tears down whatever was copied */
+		return ERR_PTR(ret);
+	}
+	return mm;
+}
+
+void mm_exit(struct mm_struct *mm)
+{
+	if (mm)
+		mmput(mm);
+}
+
+void exit_mmap(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	struct mmu_gather tlb;
+
+	mmap_write_lock(mm);
+	tlb_gather_mmu_fullmm(&tlb, mm);
+	for_each_vma(mm, vma)
+		unmap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
+	tlb_finish_mmu(&tlb);
+	while ((vma = find_vma(mm, 0))) {
+		vma_unlink(mm, vma);
+		vm_area_free(vma);
+	}
+	mmap_write_unlock(mm);
+	/* Tables, and leaves built by hand outside any VMA (mm_map_page). */
+	free_pgtables_all(mm);
+}
