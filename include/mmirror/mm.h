@@ -100,6 +100,15 @@ struct mm_struct *mm_fork(struct mm_struct *mm);
  */
 void mm_exit(struct mm_struct *mm);
 
+/*
+ * mm_oom_reap() - unmap @mm's private memory now, without blocking, as the
+ * kernel's OOM reaper does to a killed process.  Secondary MMUs are asked
+ * with non-blockable invalidations; a VMA one of them refuses is skipped.
+ * Return 0 (all reaped), -EAGAIN (mmap_lock contended or a VMA skipped:
+ * try again later), -EINVAL.
+ */
+int mm_oom_reap(struct mm_struct *mm);
+
 /* --- VMA lookup (mmap_lock held) ------------------------------------------ */
 
 /* The first VMA with vm_end > @addr, or NULL. */

@@ -79,6 +79,9 @@ struct vm_area_struct {
 	 */
 	struct shmem_object *vm_shared;
 	unsigned long vm_pgoff;
+	/* Private VMAs: in the mm's anon_vma list (rmap.c), so the reverse
+	 * map can find every mapping of an anonymous page. */
+	struct list_head anon_vma_node;
 };
 
 static inline unsigned long vma_pages(const struct vm_area_struct *vma)
@@ -91,6 +94,8 @@ static inline bool vma_is_anonymous_private(const struct vm_area_struct *vma)
 }
 
 struct sim_cpu;
+struct mmu_notifier_subscriptions;
+struct anon_vma;
 
 struct mm_struct {
 	struct rw_semaphore mmap_lock;
@@ -101,6 +106,11 @@ struct mm_struct {
 	spinlock_t cpus_lock; /* guards cpus; -> CPU tlb_lock */
 	struct list_head cpus; /* sim CPUs bound to this mm */
 	atomic_long_t tlb_flushes; /* shootdowns sent (statistics) */
+	/* NULL until the first notifier subscription; then published with a
+	 * release store and freed at the last mmdrop() (src/notifier). */
+	struct mmu_notifier_subscriptions *notifier_subscriptions;
+	/* The reverse map of private memory, shared by a whole fork tree. */
+	struct anon_vma *anon_vma;
 	pgd_t *pgd; /* root table (a PG_pgtable frame) */
 	spinlock_t page_table_lock; /* PMD/PUD entries; new-table installs */
 	atomic_long_t pgtables_bytes; /* bytes of page-table pages */

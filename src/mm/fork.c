@@ -172,11 +172,16 @@ int copy_page_range(struct vm_area_struct *dst_vma,
 	unsigned long addr = src_vma->vm_start, end = src_vma->vm_end, next;
 	pgd_t *src = pgd_offset(src_vma->vm_mm, addr);
 	pgd_t *dst = pgd_offset(dst_vma->vm_mm, addr);
+	struct mmu_notifier_range range;
 	bool wp = false;
 	int ret = 0;
 
 	if (src_vma->vm_shared)
 		return 0; /* the child faults the shmem pages in itself */
+	/* The parent's writable entries are about to be write-protected. */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_PAGE, 0,
+				src_vma->vm_mm, addr, end);
+	mmu_notifier_invalidate_range_start(&range);
 	do {
 		next = pgd_addr_end(addr, end);
 		if (pgd_none(pgdp_get(src)))
@@ -188,6 +193,7 @@ int copy_page_range(struct vm_area_struct *dst_vma,
 	} while (dst++, src++, addr = next, addr != end);
 	if (wp)
 		flush_tlb_range(src_vma, src_vma->vm_start, src_vma->vm_end);
+	mmu_notifier_invalidate_range_end(&range);
 	return ret;
 }
 
@@ -228,6 +234,11 @@ struct mm_struct *mm_fork(struct mm_struct *old)
 	mmap_write_lock(old);
 	mmap_write_lock(mm);
 	mm->mmap_base = old->mmap_base;
+	/* One reverse map for the whole fork tree: COW-shared pages are
+	 * found from either side. */
+	anon_vma_put(mm->anon_vma);
+	anon_vma_get(old->anon_vma);
+	mm->anon_vma = old->anon_vma;
 	ret = dup_mmap(mm, old);
 	mmap_write_unlock(mm);
 	mmap_write_unlock(old);
@@ -246,14 +257,27 @@ void mm_exit(struct mm_struct *mm)
 
 void exit_mmap(struct mm_struct *mm)
 {
-	struct vm_area_struct *vma;
+	struct vm_area_struct *vma, *last = NULL;
+	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 
+	/* Whole-mm subscribers get ->release first, while the address space
+	 * is still intact; interval subscribers see the RELEASE zap. */
+	mmu_notifier_release(mm);
 	mmap_write_lock(mm);
+	for_each_vma(mm, vma) last = vma;
+	vma = find_vma(mm, 0);
+	if (vma) {
+		mmu_notifier_range_init(&range, MMU_NOTIFY_RELEASE, 0, mm,
+					vma->vm_start, last->vm_end);
+		mmu_notifier_invalidate_range_start(&range);
+	}
 	tlb_gather_mmu_fullmm(&tlb, mm);
 	for_each_vma(mm, vma)
 		unmap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
 	tlb_finish_mmu(&tlb);
+	if (last)
+		mmu_notifier_invalidate_range_end(&range);
 	while ((vma = find_vma(mm, 0))) {
 		vma_unlink(mm, vma);
 		vm_area_free(vma);

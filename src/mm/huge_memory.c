@@ -90,53 +90,49 @@ static u64 huge_entry_prot(struct vm_area_struct *vma, unsigned int flags)
 	return v;
 }
 
-vm_fault_t do_huge_pud_anonymous_page(struct vm_area_struct *vma, pud_t *pudp,
-				      unsigned long addr, unsigned int flags)
+/*
+ * Install a new huge folio of @order at the empty PUD or PMD word @entryp
+ * (page_table_lock guards both levels).  The allocation reference becomes
+ * the mapping's.  VM_FAULT_FALLBACK if no huge block is free.
+ */
+static vm_fault_t do_huge_anonymous(struct vm_area_struct *vma, u64 *entryp,
+				    unsigned long addr, unsigned int flags,
+				    unsigned int order)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	unsigned long haddr = addr & PUD_MASK;
-	struct page *folio = alloc_anon_folio(vma, haddr, HPAGE_PUD_ORDER);
-	spinlock_t *ptl;
+	unsigned long haddr = addr & ~((PAGE_SIZE << order) - 1);
+	struct page *folio = alloc_anon_folio(vma, haddr, order);
 
 	if (!folio)
 		return VM_FAULT_FALLBACK;
-	ptl = pud_lock(mm, pudp);
-	if (!pud_none(pudp_get(pudp))) {
-		spin_unlock(ptl);
+	spin_lock(&mm->page_table_lock);
+	if (__atomic_load_n(entryp, __ATOMIC_ACQUIRE)) {
+		spin_unlock(&mm->page_table_lock);
 		put_page(folio);
 		return 0; /* raced: retry through the new entry */
 	}
-	/* The allocation reference becomes the mapping's reference. */
 	atomic_inc(&folio->_mapcount);
-	add_mm_counter(mm, MM_ANONPAGES, HPAGE_PUD_NR);
-	set_pud(pudp, __pud(((u64)page_to_pfn(folio) << PAGE_SHIFT) |
-			    huge_entry_prot(vma, flags) | _PAGE_PSE));
-	spin_unlock(ptl);
+	add_mm_counter(mm, MM_ANONPAGES, 1L << order);
+	sched_point(SP_PTE_WRITE, entryp);
+	/* Release: the zeroed folio is visible before its entry. */
+	__atomic_store_n(entryp,
+			 ((u64)page_to_pfn(folio) << PAGE_SHIFT) |
+				 huge_entry_prot(vma, flags) | _PAGE_PSE,
+			 __ATOMIC_RELEASE);
+	spin_unlock(&mm->page_table_lock);
 	return 0;
+}
+
+vm_fault_t do_huge_pud_anonymous_page(struct vm_area_struct *vma, pud_t *pudp,
+				      unsigned long addr, unsigned int flags)
+{
+	return do_huge_anonymous(vma, &pudp->pud, addr, flags, HPAGE_PUD_ORDER);
 }
 
 vm_fault_t do_huge_pmd_anonymous_page(struct vm_area_struct *vma, pmd_t *pmdp,
 				      unsigned long addr, unsigned int flags)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long haddr = addr & PMD_MASK;
-	struct page *folio = alloc_anon_folio(vma, haddr, HPAGE_PMD_ORDER);
-	spinlock_t *ptl;
-
-	if (!folio)
-		return VM_FAULT_FALLBACK;
-	ptl = pmd_lock(mm, pmdp);
-	if (!pmd_none(pmdp_get(pmdp))) {
-		spin_unlock(ptl);
-		put_page(folio);
-		return 0;
-	}
-	atomic_inc(&folio->_mapcount);
-	add_mm_counter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
-	set_pmd(pmdp, __pmd(((u64)page_to_pfn(folio) << PAGE_SHIFT) |
-			    huge_entry_prot(vma, flags) | _PAGE_PSE));
-	spin_unlock(ptl);
-	return 0;
+	return do_huge_anonymous(vma, &pmdp->pmd, addr, flags, HPAGE_PMD_ORDER);
 }
 
 /*
@@ -283,18 +279,30 @@ static bool split_leaf(struct mm_struct *mm, u64 *entryp,
 	return done;
 }
 
+/* Split under a CLEAR bracket: start, replace the leaf, flush, end. */
+static void split_notify(struct vm_area_struct *vma, u64 *entryp,
+			 unsigned long addr, unsigned long size,
+			 unsigned int sub_shift)
+{
+	unsigned long haddr = addr & ~(size - 1);
+	struct mmu_notifier_range range;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm, haddr,
+				haddr + size);
+	mmu_notifier_invalidate_range_start(&range);
+	if (split_leaf(vma->vm_mm, entryp, sub_shift))
+		flush_tlb_range(vma, haddr, haddr + size);
+	mmu_notifier_invalidate_range_end(&range);
+}
+
 void split_huge_pud(struct vm_area_struct *vma, pud_t *pudp, unsigned long addr)
 {
-	if (split_leaf(vma->vm_mm, &pudp->pud, PMD_SHIFT))
-		flush_tlb_range(vma, addr & PUD_MASK,
-				(addr & PUD_MASK) + PUD_SIZE);
+	split_notify(vma, &pudp->pud, addr, PUD_SIZE, PMD_SHIFT);
 }
 
 void split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmdp, unsigned long addr)
 {
-	if (split_leaf(vma->vm_mm, &pmdp->pmd, PAGE_SHIFT))
-		flush_tlb_range(vma, addr & PMD_MASK,
-				(addr & PMD_MASK) + PMD_SIZE);
+	split_notify(vma, &pmdp->pmd, addr, PMD_SIZE, PAGE_SHIFT);
 }
 
 /* Split whatever huge leaf maps @addr (PUD first, then the PMD under it)

@@ -9,6 +9,7 @@
 #define MMIRROR_MM_INTERNAL_H
 
 #include <mmirror/mm.h>
+#include <mmirror/mmu_notifier.h>
 
 /* ==== the lockless snapshot walk (pgtable.c) ============================ */
 
@@ -106,6 +107,9 @@ struct mmu_gather {
 	bool fullmm; /* exit: no CPU can use the mm */
 	bool freed_tables; /* tables queued: sync IRQ-off walkers */
 	unsigned int nr; /* entries used in batch[] */
+	/* tlb_gather_mmu_notify(): the notifier range that brackets the
+	 * whole gather; its end is called after the final flush. */
+	struct mmu_notifier_range *notify;
 	struct {
 		struct page *page;
 		bool table; /* a page-table page, not a data page */
@@ -113,6 +117,18 @@ struct mmu_gather {
 };
 
 void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm);
+/*
+ * tlb_gather_mmu_notify() - a gather bracketed by the mmu notifiers:
+ * invalidate_range_start(@range, @event, [start, end)) now, before any
+ * entry changes, and invalidate_range_end() in tlb_finish_mmu(), after the
+ * last TLB flush.  This is how munmap, exit, MADV_DONTNEED and mprotect
+ * keep secondary MMUs out of the range for exactly as long as the primary
+ * page tables are changing.  @range must live until tlb_finish_mmu().
+ */
+void tlb_gather_mmu_notify(struct mmu_gather *tlb,
+			   struct mmu_notifier_range *range,
+			   struct mm_struct *mm, enum mmu_notifier_event event,
+			   unsigned long start, unsigned long end);
 void tlb_gather_mmu_fullmm(struct mmu_gather *tlb, struct mm_struct *mm);
 /* Widen the pending flush range to cover [addr, addr + size). */
 void tlb_flush_pte_range(struct mmu_gather *tlb, unsigned long addr,
@@ -287,6 +303,19 @@ void anon_page_init(struct page *page, struct vm_area_struct *vma,
 /* Drop one leaf mapping of @page (mapcount, rss, dirty) during a zap. */
 void zap_account(struct vm_area_struct *vma, struct page *page, bool dirty,
 		 long nr);
+
+/* ==== the anon reverse map (rmap.c) ====================================== */
+
+struct anon_vma *anon_vma_alloc(void);
+void anon_vma_get(struct anon_vma *av);
+void anon_vma_put(struct anon_vma *av);
+/* Put a private VMA on / take it off its mm's anon_vma list. */
+void anon_vma_link(struct vm_area_struct *vma);
+void anon_vma_unlink(struct vm_area_struct *vma);
+/* Lock the list a linked private VMA is on (NULL if none), to change the
+ * VMA's range or offset under rmap walkers. */
+struct anon_vma *anon_vma_lock_vma(struct vm_area_struct *vma);
+void anon_vma_unlock(struct anon_vma *av);
 
 /* Shared anonymous memory: pages indexed by offset, refcounted object. */
 struct shmem_object *shmem_object_create(unsigned long nr_pages);

@@ -176,6 +176,7 @@ int vm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len,
 {
 	unsigned long end, len_in = len;
 	bool write = madvise_need_mmap_write(advice);
+	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 	int ret;
 
@@ -200,7 +201,8 @@ int vm_madvise(struct mm_struct *mm, unsigned long start, unsigned long len,
 		mmap_read_lock(mm);
 	switch (advice) {
 	case MADV_DONTNEED:
-		tlb_gather_mmu(&tlb, mm);
+		tlb_gather_mmu_notify(&tlb, &range, mm, MMU_NOTIFY_CLEAR, start,
+				      end);
 		ret = madvise_walk_vmas(mm, start, end, madvise_dontneed_one,
 					&tlb);
 		tlb_finish_mmu(&tlb);

@@ -40,6 +40,9 @@ void anon_page_init(struct page *page, struct vm_area_struct *vma,
 	SetPageSwapBacked(page);
 	SetPageAnonExclusive(page);
 	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	/* Written before the entry that maps the page is published (release
+	 * store), read by rmap walkers after they find it (acquire). */
+	WRITE_ONCE(page->mapping, vma->vm_mm->anon_vma);
 }
 
 static int rss_member(const struct page *page)
@@ -208,6 +211,7 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct page *new = alloc_page(GFP_KERNEL | (old ? 0 : __GFP_ZERO));
+	struct mmu_notifier_range range;
 	spinlock_t *ptl;
 	pte_t *pte, prev;
 
@@ -216,8 +220,13 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	if (old)
 		copy_user_page(new, old);
 	anon_page_init(new, vma, vmf->address);
+	/* Secondary MMUs drop the old page before the entry changes. */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm,
+				vmf->address, vmf->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
 	pte = vmf_relock(vmf, &ptl);
 	if (!pte) {
+		mmu_notifier_invalidate_range_end(&range);
 		__free_page(new);
 		return 0;
 	}
@@ -227,9 +236,10 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 		zap_account(vma, old, pte_dirty(prev), 1);
 	map_new_page(vma, pte, new, pte_for(vma, new, true));
 	pte_unmap_unlock(pte, ptl);
+	mmu_notifier_invalidate_range_end(&range);
+	/* The old mapping's reference, after the flush. */
 	if (old)
-		put_page(
-			old); /* the old mapping's reference, after the flush */
+		put_page(old);
 	return 0;
 }
 

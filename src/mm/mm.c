@@ -34,8 +34,10 @@ struct mm_struct *mm_alloc(void)
 	/* Kernel-chosen mappings go top-down from 1 GiB below the top (room
 	 * a real process would give its stack). */
 	mm->mmap_base = mm->task_size - (1UL << 30);
-	pgd = pgtable_alloc(mm);
+	mm->anon_vma = anon_vma_alloc();
+	pgd = mm->anon_vma ? pgtable_alloc(mm) : NULL;
 	if (!pgd) {
+		anon_vma_put(mm->anon_vma);
 		kfree(mm);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -58,6 +60,10 @@ void mmdrop(struct mm_struct *mm)
 	WARN_ON(mm->pgd);
 	WARN_ON(mm->map_count || !RB_EMPTY_ROOT(&mm->mm_rb));
 	WARN_ON(atomic_long_read(&mm->pgtables_bytes) != 0);
+	/* Subscriptions hold mm_count: the last mmdrop comes after them. */
+	if (mm->notifier_subscriptions)
+		__mmu_notifier_subscriptions_destroy(mm);
+	anon_vma_put(mm->anon_vma);
 	kfree(mm);
 	atomic_long_dec(&live_mms);
 }

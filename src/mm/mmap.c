@@ -16,9 +16,10 @@
  *      operation that splits and then fails can undo itself by merging.
  *
  * Mergeable (vma_mergeable()): contiguous, equal vm_flags and vm_page_prot,
- * same kind.  Private anonymous VMAs merge whatever their vm_pgoff (there
- * is no anon_vma to keep apart); shared ones only if they map the same
- * shmem object at contiguous offsets.
+ * same kind, contiguous vm_pgoff (b continues a's offsets), and for shared
+ * memory the same shmem object.  Private memory needs the continuity too:
+ * the reverse map finds an anonymous page's address from its index and the
+ * VMA's vm_pgoff (rmap.c), so one VMA must have one linear offset.
  *
  * Locking.  mmap_lock guards the tree and every field of every VMA:
  * written only with mmap_lock held for write, read with it held in either
@@ -155,6 +156,7 @@ struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
 		return NULL;
 	vma->vm_mm = mm;
 	RB_CLEAR_NODE(&vma->vm_rb);
+	INIT_LIST_HEAD(&vma->anon_vma_node);
 	return vma;
 }
 
@@ -164,6 +166,7 @@ static void vma_copy(struct vm_area_struct *dst,
 {
 	*dst = *src;
 	RB_CLEAR_NODE(&dst->vm_rb);
+	INIT_LIST_HEAD(&dst->anon_vma_node);
 	if (dst->vm_shared)
 		shmem_object_get(dst->vm_shared);
 }
@@ -297,6 +300,7 @@ int vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
 	rb_insert_color(&vma->vm_rb, &mm->mm_rb);
 	mm->map_count++;
 	mm->total_vm += vma_pages(vma);
+	anon_vma_link(vma);
 	return 0;
 }
 
@@ -312,6 +316,7 @@ void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
 	mmap_assert_write_locked(mm);
 	if (WARN_ON(RB_EMPTY_NODE(&vma->vm_rb)))
 		return;
+	anon_vma_unlink(vma);
 	rb_erase(&vma->vm_rb, &mm->mm_rb);
 	RB_CLEAR_NODE(&vma->vm_rb);
 	mm->map_count--;
@@ -326,12 +331,15 @@ static void vma_set_range(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long end, unsigned long pgoff)
 {
 	struct mm_struct *mm = vma->vm_mm;
+	/* rmap walkers read a linked private VMA's range under this lock. */
+	struct anon_vma *av = anon_vma_lock_vma(vma);
 
 	mm->total_vm -= vma_pages(vma);
 	vma->vm_start = start;
 	vma->vm_end = end;
 	vma->vm_pgoff = pgoff;
 	mm->total_vm += vma_pages(vma);
+	anon_vma_unlock(av);
 }
 
 /*
@@ -446,9 +454,9 @@ static bool vma_mergeable(const struct vm_area_struct *a,
 	    pgprot_val(a->vm_page_prot) != pgprot_val(b->vm_page_prot) ||
 	    a->vm_shared != b->vm_shared)
 		return false;
-	/* Shared pages are the object's, found by offset: b must continue
-	 * a's offsets.  Private anonymous memory has no such constraint. */
-	return !a->vm_shared || a->vm_pgoff + vma_pages(a) == b->vm_pgoff;
+	/* Pages are found by offset (shmem object, or the anon rmap's
+	 * page->index): b must continue a's offsets. */
+	return a->vm_pgoff + vma_pages(a) == b->vm_pgoff;
 }
 
 /**
@@ -621,9 +629,11 @@ static void remove_vmas(struct mm_struct *mm, struct vm_area_struct *first,
 {
 	struct vm_area_struct *prev = vma_prev(first), *last = first;
 	struct vm_area_struct *vma, *next;
+	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 
-	tlb_gather_mmu(&tlb, mm);
+	tlb_gather_mmu_notify(&tlb, &range, mm, MMU_NOTIFY_UNMAP,
+			      first->vm_start, end);
 	for (vma = first; vma && vma->vm_start < end; vma = vma_next(vma)) {
 		unmap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
 		last = vma;

@@ -89,6 +89,7 @@ int vm_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
 {
 	struct vm_area_struct *vma, *spares[2];
 	unsigned long end, tmp, newflags;
+	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 	int ret = 0;
 
@@ -115,7 +116,8 @@ int vm_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
 			       mprotect_nr_splits(mm, start, end, prot));
 	if (ret)
 		goto out;
-	tlb_gather_mmu(&tlb, mm);
+	tlb_gather_mmu_notify(&tlb, &range, mm, MMU_NOTIFY_PROTECTION_VMA,
+			      start, end);
 	for (tmp = start;;) {
 		unsigned long seg_end = min(end, vma->vm_end);
 

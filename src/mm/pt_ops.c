@@ -359,9 +359,14 @@ unsigned long move_page_tables(struct vm_area_struct *vma,
 			       unsigned long new_addr, unsigned long len)
 {
 	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
 	unsigned long moved = 0;
 
 	mmap_assert_write_locked(mm);
+	/* The old range is unmapped, as far as secondary MMUs know. */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, mm, old_addr,
+				old_addr + len);
+	mmu_notifier_invalidate_range_start(&range);
 	while (moved < len) {
 		unsigned long old = old_addr + moved, new = new_addr + moved;
 		unsigned long extent =
@@ -394,5 +399,6 @@ unsigned long move_page_tables(struct vm_area_struct *vma,
 	 * the old translations, so it can come after the moves. */
 	if (moved)
 		flush_tlb_range(vma, old_addr, old_addr + moved);
+	mmu_notifier_invalidate_range_end(&range);
 	return moved;
 }

@@ -129,6 +129,8 @@ void flush_tlb_mm_range(struct mm_struct *mm, unsigned long start,
 		return;
 	/* With IRQs off, the sync WARNs (once) and skips our own section. */
 	tlb_shoot_cpus(mm, start, end);
+	/* Secondary TLBs that share the CPU page tables flush with ours. */
+	mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end);
 	tlb_remove_table_sync_one();
 }
 
@@ -147,6 +149,7 @@ static void __tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm,
 	tlb->fullmm = fullmm;
 	tlb->freed_tables = false;
 	tlb->nr = 0;
+	tlb->notify = NULL;
 	tlb_reset_range(tlb);
 }
 
@@ -159,6 +162,21 @@ void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm)
 	if (WARN_ON(!tlb || !mm))
 		return;
 	__tlb_gather_mmu(tlb, mm, false);
+}
+
+void tlb_gather_mmu_notify(struct mmu_gather *tlb,
+			   struct mmu_notifier_range *range,
+			   struct mm_struct *mm, enum mmu_notifier_event event,
+			   unsigned long start, unsigned long end)
+{
+	if (WARN_ON(!tlb || !mm || !range))
+		return;
+	/* Start first: no secondary MMU may hold a translation in the range
+	 * once any primary entry there changes. */
+	mmu_notifier_range_init(range, event, 0, mm, start, end);
+	mmu_notifier_invalidate_range_start(range);
+	__tlb_gather_mmu(tlb, mm, false);
+	tlb->notify = range;
 }
 
 /**
@@ -245,6 +263,9 @@ void tlb_flush_mmu(struct mmu_gather *tlb)
 	/* IRQs must be on: the sync below WARNs otherwise. */
 	if (!tlb->fullmm && (range || tlb->freed_tables)) {
 		tlb_shoot_cpus(tlb->mm, tlb->start, tlb->end);
+		if (range)
+			mmu_notifier_arch_invalidate_secondary_tlbs(
+				tlb->mm, tlb->start, tlb->end);
 		tlb_remove_table_sync_one();
 	} else if (tlb->fullmm && tlb->freed_tables) {
 		/* No CPU, but maybe a lockless IRQ-off walker. */
@@ -270,4 +291,8 @@ void tlb_finish_mmu(struct mmu_gather *tlb)
 	if (WARN_ON(!tlb))
 		return;
 	tlb_flush_mmu(tlb);
+	/* After the last flush: the range is quiet again. */
+	if (tlb->notify)
+		mmu_notifier_invalidate_range_end(tlb->notify);
+	tlb->notify = NULL;
 }

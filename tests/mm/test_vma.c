@@ -770,10 +770,15 @@ static void test_mremap_move(void **state)
 	n = vm_mremap(mm, BASE, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED,
 		      BASE + 4 * PG);
 	assert_int_equal(n, BASE + 4 * PG);
-	check_vmas(mm,
-		   (struct vr[]){
-			   { BASE + PG, BASE + 6 * PG, VM_READ | VM_WRITE } },
-		   1);
+	/* The moved page keeps its vm_pgoff (BASE's), which does not
+	 * continue its neighbours' offsets: three VMAs, as in Linux. */
+	check_vmas(
+		mm,
+		(struct vr[]){
+			{ BASE + PG, BASE + 4 * PG, VM_READ | VM_WRITE },
+			{ BASE + 4 * PG, BASE + 5 * PG, VM_READ | VM_WRITE },
+			{ BASE + 5 * PG, BASE + 6 * PG, VM_READ | VM_WRITE } },
+		3);
 	mm_exit(mm);
 }
 
@@ -799,13 +804,16 @@ static void test_mremap_dontunmap(void **state)
 		      MREMAP_MAYMOVE | MREMAP_DONTUNMAP | MREMAP_FIXED,
 		      BASE + 8 * PG);
 	assert_int_equal(n, BASE + 8 * PG);
-	check_vmas(mm,
-		   (struct vr[]){ { BASE, BASE + 9 * PG, VM_READ | VM_WRITE },
-				  { BASE + 20 * PG, BASE + 21 * PG,
-				    VM_READ | VM_WRITE },
-				  { mm->mmap_base - 2 * PG, mm->mmap_base,
-				    VM_READ | VM_WRITE } },
-		   3);
+	/* BASE + 8 carries BASE's vm_pgoff: no merge with [BASE, +8). */
+	check_vmas(
+		mm,
+		(struct vr[]){
+			{ BASE, BASE + 8 * PG, VM_READ | VM_WRITE },
+			{ BASE + 8 * PG, BASE + 9 * PG, VM_READ | VM_WRITE },
+			{ BASE + 20 * PG, BASE + 21 * PG, VM_READ | VM_WRITE },
+			{ mm->mmap_base - 2 * PG, mm->mmap_base,
+			  VM_READ | VM_WRITE } },
+		4);
 	mm_exit(mm);
 }
 
