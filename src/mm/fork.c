@@ -20,8 +20,46 @@
  */
 #include "internal.h"
 
+/* Is @page pinned for DMA (FOLL_PIN)?  Then fork must not share it. */
+static bool page_needs_cow_for_dma(struct page *page)
+{
+	struct page *head = compound_head(page);
+
+	return PageAnon(head) && atomic_read(&head->_pincount) > 0;
+}
+
+/*
+ * The kernel's rule for pinned anonymous pages: the child gets a copy at
+ * fork time and the parent keeps its page, mapping and write permission
+ * untouched, so DMA through the pin stays visible to the parent (with
+ * COW sharing, the parent's next write would move it to a new page and
+ * the device would keep writing into the child's).
+ */
+static u64 copy_pinned_page(struct vm_area_struct *dst_vma, u64 old,
+			    struct page *page, unsigned long addr, long *rss,
+			    int *err)
+{
+	struct page *new = alloc_page(GFP_KERNEL);
+	u64 entry;
+
+	if (!new) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	copy_user_page(new, page);
+	anon_page_init(new, dst_vma, addr);
+	atomic_inc(&new->_mapcount); /* the allocation's reference maps it */
+	*rss += 1;
+	entry = pte_val(mk_pte(new, dst_vma->vm_page_prot)) | _PAGE_ACCESSED |
+		_PAGE_DIRTY | (old & _PAGE_SOFT_DIRTY);
+	if (dst_vma->vm_flags & VM_WRITE)
+		entry |= _PAGE_RW;
+	return entry;
+}
+
 /* Copy one present leaf word; returns the child's value. */
-static u64 copy_leaf(long *rss, u64 *src, long nr, bool *wrprotected)
+static u64 copy_leaf(struct vm_area_struct *dst_vma, unsigned long addr,
+		     u64 *src, long nr, long *rss, bool *wrprotected, int *err)
 {
 	u64 old = __atomic_load_n(src, __ATOMIC_ACQUIRE);
 	struct page *page;
@@ -31,6 +69,9 @@ static u64 copy_leaf(long *rss, u64 *src, long nr, bool *wrprotected)
 	page = vm_normal_page_val(old);
 	if (!page)
 		return old; /* the zero page: shared, never written */
+	/* Huge leaves of pinned folios were split before we got here. */
+	if (nr == 1 && page_needs_cow_for_dma(page))
+		return copy_pinned_page(dst_vma, old, page, addr, rss, err);
 	get_page(page);
 	atomic_inc(&page->_mapcount);
 	/* Test first: after the first fork the flag is usually clear, and
@@ -55,6 +96,7 @@ static int copy_pte_range(struct vm_area_struct *dst_vma,
 	spinlock_t *src_ptl, *dst_ptl;
 	pte_t *src, *dst, *src0, *dst0;
 	long rss = 0;
+	int err = 0;
 
 	if (pte_alloc(dst_mm, dst_pmd))
 		return -ENOMEM;
@@ -63,13 +105,19 @@ static int copy_pte_range(struct vm_area_struct *dst_vma,
 	if (!src)
 		return 0;
 	dst0 = dst = pte_offset_map_lock(dst_mm, dst_pmd, addr, &dst_ptl);
-	for (; addr != end; src++, dst++, addr += PAGE_SIZE)
-		if (!pte_none(ptep_get(src)))
-			set_pte(dst, __pte(copy_leaf(&rss, &src->pte, 1, wp)));
+	for (; addr != end && !err; src++, dst++, addr += PAGE_SIZE) {
+		u64 val;
+
+		if (pte_none(ptep_get(src)))
+			continue;
+		val = copy_leaf(dst_vma, addr, &src->pte, 1, &rss, wp, &err);
+		if (!err)
+			set_pte(dst, __pte(val));
+	}
 	add_mm_counter(dst_mm, MM_ANONPAGES, rss); /* once per table */
 	pte_unmap_unlock(dst0, dst_ptl);
 	pte_unmap_unlock(src0, src_ptl);
-	return 0;
+	return err;
 }
 
 /* Copy a huge leaf into @dst (an empty entry of the child). */
@@ -79,10 +127,11 @@ static void copy_huge_leaf(struct vm_area_struct *dst_vma,
 {
 	spinlock_t *ptl = &src_vma->vm_mm->page_table_lock;
 	long rss = 0;
+	int err = 0;
 	u64 val;
 
 	spin_lock(ptl);
-	val = copy_leaf(&rss, src, nr, wp);
+	val = copy_leaf(dst_vma, 0, src, nr, &rss, wp, &err);
 	spin_unlock(ptl);
 	add_mm_counter(dst_vma->vm_mm, MM_ANONPAGES, rss);
 	sched_point(SP_PTE_WRITE, dst);
@@ -106,6 +155,12 @@ static int copy_pmd_range(struct vm_area_struct *dst_vma,
 		next = pmd_addr_end(addr, end);
 		if (pmd_none(val))
 			continue;
+		if (pmd_leaf(val) && vm_normal_page_val(pmd_val(val)) &&
+		    page_needs_cow_for_dma(vm_normal_page_val(pmd_val(val)))) {
+			/* Pinned: copy page by page (Linux splits too). */
+			split_huge_pmd(src_vma, src, addr);
+			val = pmdp_get(src);
+		}
 		if (pmd_leaf(val) || !pmd_present(val)) {
 			copy_huge_leaf(dst_vma, src_vma, &dst->pmd, &src->pmd,
 				       HPAGE_PMD_NR, wp);
@@ -134,6 +189,11 @@ static int copy_pud_range(struct vm_area_struct *dst_vma,
 		next = pud_addr_end(addr, end);
 		if (pud_none(val))
 			continue;
+		if (pud_leaf(val) && vm_normal_page_val(pud_val(val)) &&
+		    page_needs_cow_for_dma(vm_normal_page_val(pud_val(val)))) {
+			split_huge_pud(src_vma, src, addr);
+			val = pudp_get(src);
+		}
 		if (pud_leaf(val)) {
 			copy_huge_leaf(dst_vma, src_vma, &dst->pud, &src->pud,
 				       HPAGE_PUD_NR, wp);

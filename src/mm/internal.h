@@ -297,6 +297,8 @@ void zap_huge_pud(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		  pud_t *pudp, unsigned long addr);
 void zap_huge_pmd(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		  pmd_t *pmdp, unsigned long addr);
+/* Copy a page that CPUs may be writing (relaxed word loads: memory.c). */
+void copy_user_page(struct page *dst, struct page *src);
 /* Account a new anonymous (sub)page of @vma at @addr: flags and index. */
 void anon_page_init(struct page *page, struct vm_area_struct *vma,
 		    unsigned long addr);

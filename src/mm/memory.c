@@ -198,7 +198,7 @@ static bool wp_can_reuse(struct page *page)
  * we copy; pte_same() then makes us discard the copy.  Relaxed word-sized
  * atomic loads make that a benign race in the model, as it is on hardware.
  */
-static void copy_user_page(struct page *dst, struct page *src)
+void copy_user_page(struct page *dst, struct page *src)
 {
 	u64 *d = page_address(dst), *s = page_address(src);
 
