@@ -8,29 +8,22 @@
  * drops private pages (zeroes after) but not shared ones, MAP_POPULATE and
  * MADV_WILLNEED leave every page present, munmap returns every frame.
  */
-#include "test_util.h"
+#include "mm_test_util.h"
 #include <mmirror/cpu.h>
 #include <mmirror/mm.h>
 #include "mm/internal.h"
 
-static unsigned long free_before, warns_before;
-static long objs_before;
+static struct mm_leak_check leaks;
 
 static int setup(void **state)
 {
-	free_before = nr_free_pages();
-	objs_before = kmalloc_live_objects();
-	warns_before = mm_warn_count();
+	mm_leak_check_begin(&leaks);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	fault_inject_off();
-	assert_int_equal(mm_live_count(), 0);
-	assert_int_equal(nr_free_pages(), free_before);
-	assert_int_equal(kmalloc_live_objects(), objs_before);
-	assert_int_equal(mm_warn_count(), warns_before);
+	mm_leak_check_end(&leaks);
 	return 0;
 }
 
@@ -140,7 +133,7 @@ static void test_mmap_args(void **state)
 	assert_int_equal(vm_madvise(NULL, BASE, PG, MADV_DONTNEED), -EINVAL);
 	assert_int_equal(vm_mremap(NULL, BASE, PG, PG, 0, 0), -EINVAL);
 	mm_warn_set_quiet(false);
-	warns_before += 5;
+	leaks.warns += 5;
 	assert_unchanged(mm, &s);
 
 	/* The edges that are fine: the last page, the floor, PROT_NONE. */

@@ -4,29 +4,9 @@
  * split again into PTEs, COW after fork, teardown.  Runs with a 3 GiB arena
  * so a free 1 GiB block exists next to the page tables.
  */
-#include "test_util.h"
+#include "mm_test_util.h"
 #include <mmirror/cpu.h>
 #include <mmirror/mm.h>
-
-static unsigned long pfn_at(struct mm_struct *mm, unsigned long va, u64 *e)
-{
-	unsigned long pfn = 0;
-	u64 entry = 0;
-
-	if (follow_pte_pfn(mm, va, &pfn, &entry))
-		return 0;
-	if (e)
-		*e = entry;
-	return pfn;
-}
-
-static u64 load(struct sim_cpu *cpu, unsigned long va)
-{
-	u64 v = 0xdeadbeef;
-
-	assert_int_equal(cpu_load_u64(cpu, va, &v), 0);
-	return v;
-}
 
 /* Offsets spread over the 1 GiB: every 2 MiB chunk gets a probe. */
 #define NPROBES 512
@@ -50,10 +30,11 @@ static void test_pud_thp(void **state)
 	a = ALIGN_UP(a, PUD_SIZE); /* the 1 GiB-aligned gigabyte inside */
 
 	assert_int_equal(cpu_store_u64(cpu, a + probe(0), 1), 0);
-	unsigned long pfn = pfn_at(mm, a, &e);
+	unsigned long pfn = test_pfn_at(mm, a, &e);
 	assert_true(e & _PAGE_PSE);
 	assert_true(IS_ALIGNED(pfn, HPAGE_PUD_NR));
-	assert_int_equal(pfn_at(mm, a + PMD_SIZE + PAGE_SIZE, NULL), pfn + 513);
+	assert_int_equal(test_pfn_at(mm, a + PMD_SIZE + PAGE_SIZE, NULL),
+			 pfn + 513);
 	assert_int_equal(get_mm_counter(mm, MM_ANONPAGES), HPAGE_PUD_NR);
 	for (int i = 0; i < NPROBES; i++)
 		assert_int_equal(cpu_store_u64(cpu, a + probe(i), i + 1), 0);
@@ -62,30 +43,31 @@ static void test_pud_thp(void **state)
 	 * PUD into PMD leaves, one PMD leaf into PTEs, and copies one page. */
 	struct mm_struct *child = mm_fork(mm);
 	struct sim_cpu *cc = cpu_create(child);
-	assert_int_equal(pfn_at(child, a, &e), pfn);
+	assert_int_equal(test_pfn_at(child, a, &e), pfn);
 	assert_true((e & _PAGE_PSE) && !(e & _PAGE_RW));
 	assert_int_equal(cpu_store_u64(cc, a + probe(7), 777), 0);
-	assert_int_not_equal(pfn_at(child, a + probe(7), NULL),
+	assert_int_not_equal(test_pfn_at(child, a + probe(7), NULL),
 			     pfn + (probe(7) >> PAGE_SHIFT));
-	assert_int_equal(pfn_at(child, a + probe(8), &e),
+	assert_int_equal(test_pfn_at(child, a + probe(8), &e),
 			 pfn + (probe(8) >> PAGE_SHIFT));
 	assert_true(e & _PAGE_PSE); /* a neighbouring PMD leaf */
 	for (int i = 0; i < NPROBES; i++) {
-		assert_int_equal(load(cc, a + probe(i)), i == 7 ? 777 : i + 1);
-		assert_int_equal(load(cpu, a + probe(i)), i + 1);
+		assert_int_equal(test_load(cc, a + probe(i)),
+				 i == 7 ? 777 : i + 1);
+		assert_int_equal(test_load(cpu, a + probe(i)), i + 1);
 	}
 	cpu_destroy(cc);
 	mm_exit(child);
 
 	/* Partial munmap splits the parent's leaf down to PTEs. */
 	assert_int_equal(vm_munmap(mm, a + probe(3) - 8, PAGE_SIZE), 0);
-	assert_int_equal(pfn_at(mm, a + probe(3), NULL), 0);
-	assert_int_equal(pfn_at(mm, a + probe(3) + PAGE_SIZE, NULL),
+	assert_int_equal(test_pfn_at(mm, a + probe(3), NULL), 0);
+	assert_int_equal(test_pfn_at(mm, a + probe(3) + PAGE_SIZE, NULL),
 			 pfn + (probe(3) >> PAGE_SHIFT) + 1);
 	assert_int_equal(get_mm_counter(mm, MM_ANONPAGES), HPAGE_PUD_NR - 1);
 	for (int i = 0; i < NPROBES; i++)
 		if (i != 3)
-			assert_int_equal(load(cpu, a + probe(i)), i + 1);
+			assert_int_equal(test_load(cpu, a + probe(i)), i + 1);
 
 	cpu_destroy(cpu);
 	mm_exit(mm);

@@ -8,27 +8,21 @@
  * total_vm are checked; every test ends with all frames and objects back
  * and no warning printed.
  */
-#include "test_util.h"
+#include "mm_test_util.h"
 #include <mmirror/mm.h>
 #include "mm/internal.h"
 
-static unsigned long free_before, warns_before;
-static long objs_before;
+static struct mm_leak_check leaks;
 
 static int setup(void **state)
 {
-	free_before = nr_free_pages();
-	objs_before = kmalloc_live_objects();
-	warns_before = mm_warn_count();
+	mm_leak_check_begin(&leaks);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	assert_int_equal(mm_live_count(), 0);
-	assert_int_equal(nr_free_pages(), free_before);
-	assert_int_equal(kmalloc_live_objects(), objs_before);
-	assert_int_equal(mm_warn_count(), warns_before);
+	mm_leak_check_end(&leaks);
 	return 0;
 }
 
@@ -164,7 +158,7 @@ static void test_link_lookup(void **state)
 	}
 	mm_warn_set_quiet(false);
 	assert_int_equal(mm_warn_count(), w + 4);
-	warns_before += 4;
+	leaks.warns += 4;
 	assert_int_equal(mm->map_count, 64);
 
 	/* Fill a gap exactly: fits. */
@@ -208,7 +202,7 @@ static void test_split(void **state)
 	assert_int_equal(split_vma(vma, BASE, 0), -EINVAL);
 	assert_int_equal(split_vma(vma, BASE + 3 * PG, 0), -EINVAL);
 	mm_warn_set_quiet(false);
-	warns_before += 2;
+	leaks.warns += 2;
 	/* Allocation failure: nothing changes. */
 	fault_inject_nth(1);
 	assert_int_equal(split_vma(vma, BASE + PG, 0), -ENOMEM);
