@@ -29,6 +29,7 @@
 #include <mmirror/pgtable.h>
 #include <mmirror/rbtree.h>
 #include <mmirror/rwsem.h>
+#include <mmirror/seqlock.h>
 
 enum mm_counter {
 	MM_ANONPAGES, /* resident anonymous pages (4 KiB units) */
@@ -109,6 +110,9 @@ struct mm_struct {
 	/* NULL until the first notifier subscription; then published with a
 	 * release store and freed at the last mmdrop() (src/notifier). */
 	struct mmu_notifier_subscriptions *notifier_subscriptions;
+	/* Odd while fork copies this mm's page tables (under mmap_lock for
+	 * write): GUP-fast pins back off when they overlap a fork. */
+	seqcount_t write_protect_seq;
 	/* The reverse map of private memory, shared by a whole fork tree. */
 	struct anon_vma *anon_vma;
 	pgd_t *pgd; /* root table (a PG_pgtable frame) */

@@ -88,6 +88,101 @@ extern bool pgtable_l5_enabled;
 int pgtable_set_levels(int levels);
 int pgtable_levels(void);
 
+/*
+ * Torn-read mode (docs/pagewalk.md).  Off by default.  When on, every
+ * entry store made through set_X() is two 32-bit release stores, low half
+ * then high half, with sched_point(SP_PTE_WRITE, high half) between them,
+ * the way a 32-bit PAE CPU writes a 64-bit entry; RMWs (xchg, cmpxchg,
+ * clear_bits) stay 64-bit atomic (cmpxchg8b).  A plain pair of 32-bit
+ * reads can then see half an update.  Xp_get() stays tear-free: writers
+ * bracket every store or RMW with a per-slot begin/end count and Xp_get()
+ * retries while a writer of its slot is in flight (the argument is in
+ * src/mm/pgtable.c).  Xp_get_torn() is the deliberately broken read.
+ * Like pgtable_l5_enabled, the flag only changes while no mm exists, so
+ * plain reads of it are fine.
+ */
+extern bool pgtable_torn_mode;
+/*
+ * pgtable_set_torn_mode() - switch torn-read mode on or off.
+ * Return: 0; -EBUSY while any mm exists.
+ */
+int pgtable_set_torn_mode(bool on);
+/* The torn-mode slow paths behind the accessors below (src/mm/pgtable.c). */
+u64 pt_torn_read(u64 *p);
+u64 pt_torn_read_racy(u64 *p);
+void pt_torn_write(u64 *p, u64 v);
+void pt_torn_rmw_begin(u64 *p);
+void pt_torn_rmw_end(u64 *p);
+
+/*
+ * pt_word_*: the entry-access protocol on a raw 64-bit page-table word,
+ * for code that handles entries of several levels alike (the hardware
+ * walk, huge leaves, fork, zap).  The typed accessors below are thin
+ * wrappers around these, so there is ONE protocol: acquire loads and
+ * release stores (publication), fully ordered RMWs, a sched point at
+ * every access, and in torn-read mode the begin/end bracketing that keeps
+ * Xp_get() tear-free (a reader reads two halves; any write between them,
+ * even a 64-bit atomic one, must be announced).
+ */
+static inline u64 pt_word_load(u64 *p)
+{
+	sched_point(SP_PTE_READ, p);
+	if (unlikely(pgtable_torn_mode))
+		return pt_torn_read(p);
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void pt_word_store(u64 *p, u64 v)
+{
+	sched_point(SP_PTE_WRITE, p);
+	if (unlikely(pgtable_torn_mode))
+		pt_torn_write(p, v);
+	else
+		__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline u64 pt_word_xchg(u64 *p, u64 v)
+{
+	u64 old;
+
+	sched_point(SP_PTE_WRITE, p);
+	if (unlikely(pgtable_torn_mode))
+		pt_torn_rmw_begin(p);
+	old = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+	if (unlikely(pgtable_torn_mode))
+		pt_torn_rmw_end(p);
+	return old;
+}
+
+/* On failure *old is updated to the word found. */
+static inline bool pt_word_cmpxchg(u64 *p, u64 *old, u64 new)
+{
+	bool ok;
+
+	sched_point(SP_PTE_WRITE, p);
+	if (unlikely(pgtable_torn_mode))
+		pt_torn_rmw_begin(p);
+	ok = __atomic_compare_exchange_n(p, old, new, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST);
+	if (unlikely(pgtable_torn_mode))
+		pt_torn_rmw_end(p);
+	return ok;
+}
+
+/* Atomically AND @mask in; returns the old word. */
+static inline u64 pt_word_fetch_and(u64 *p, u64 mask)
+{
+	u64 old;
+
+	sched_point(SP_PTE_WRITE, p);
+	if (unlikely(pgtable_torn_mode))
+		pt_torn_rmw_begin(p);
+	old = __atomic_fetch_and(p, mask, __ATOMIC_SEQ_CST);
+	if (unlikely(pgtable_torn_mode))
+		pt_torn_rmw_end(p);
+	return old;
+}
+
 /* --- entry bits ------------------------------------------------------------- */
 
 #define _PAGE_PRESENT BIT(0)
@@ -124,147 +219,151 @@ typedef struct {
  * For each level X in pgd, p4d, pud, pmd, pte:
  *   X_t            the entry type (a struct, so levels cannot be mixed up)
  *   X_val, __X     unwrap / wrap
- *   Xp_get(p)      the one way to read an entry (acquire; sched point)
- *   set_X(p, v)    the one way to store one (release; sched point)
+ *   Xp_get(p)      the one way to read an entry (acquire; sched point;
+ *                  tear-free in torn-read mode)
+ *   Xp_get_torn(p) NEVER USE OUTSIDE drivers/flawed: in torn-read mode two
+ *                  independent 32-bit reads (high, then low) that can
+ *                  return half of an update; in normal mode as Xp_get
+ *   set_X(p, v)    the one way to store one (release; sched point; two
+ *                  halves in torn-read mode)
  *   Xp_xchg(p, v)  atomic exchange; Xp_cmpxchg(p, old, new) -> bool
  *   X_none/X_present/X_same/X_pfn/X_page and the bit tests and modifiers
  */
-#define __PGTABLE_LEVEL(X)                                                   \
-	typedef struct {                                                     \
-		u64 X;                                                       \
-	} X##_t;                                                             \
-	static inline u64 X##_val(X##_t e)                                   \
-	{                                                                    \
-		return e.X;                                                  \
-	}                                                                    \
-	static inline X##_t __##X(u64 v)                                     \
-	{                                                                    \
-		return (X##_t){ v };                                         \
-	}                                                                    \
-	static inline X##_t X##p_get(X##_t *p)                               \
-	{                                                                    \
-		sched_point(SP_PTE_READ, p);                                 \
-		return __##X(__atomic_load_n(&p->X, __ATOMIC_ACQUIRE));      \
-	}                                                                    \
-	static inline void set_##X(X##_t *p, X##_t v)                        \
-	{                                                                    \
-		sched_point(SP_PTE_WRITE, p);                                \
-		__atomic_store_n(&p->X, v.X, __ATOMIC_RELEASE);              \
-	}                                                                    \
-	static inline X##_t X##p_xchg(X##_t *p, X##_t v)                     \
-	{                                                                    \
-		sched_point(SP_PTE_WRITE, p);                                \
-		return __##X(                                                \
-			__atomic_exchange_n(&p->X, v.X, __ATOMIC_SEQ_CST));  \
-	}                                                                    \
-	/* On failure *old is updated to the entry found. */                 \
-	static inline bool X##p_cmpxchg(X##_t *p, X##_t *old, X##_t new)     \
-	{                                                                    \
-		sched_point(SP_PTE_WRITE, p);                                \
-		return __atomic_compare_exchange_n(&p->X, &old->X, new.X,    \
-						   false, __ATOMIC_SEQ_CST,  \
-						   __ATOMIC_SEQ_CST);        \
-	}                                                                    \
-	/* Atomically clear @bits; returns the old entry. */                 \
-	static inline X##_t X##p_clear_bits(X##_t *p, u64 bits)              \
-	{                                                                    \
-		sched_point(SP_PTE_WRITE, p);                                \
-		return __##X(                                                \
-			__atomic_fetch_and(&p->X, ~bits, __ATOMIC_SEQ_CST)); \
-	}                                                                    \
-	static inline X##_t X##p_get_and_clear(X##_t *p)                     \
-	{                                                                    \
-		return X##p_xchg(p, __##X(0));                               \
-	}                                                                    \
-	static inline bool X##_none(X##_t e)                                 \
-	{                                                                    \
-		return e.X == 0;                                             \
-	}                                                                    \
-	static inline bool X##_present(X##_t e)                              \
-	{                                                                    \
-		return e.X & (_PAGE_PRESENT | _PAGE_PROTNONE);               \
-	}                                                                    \
-	static inline bool X##_same(X##_t a, X##_t b)                        \
-	{                                                                    \
-		return a.X == b.X;                                           \
-	}                                                                    \
-	static inline unsigned long X##_pfn(X##_t e)                         \
-	{                                                                    \
-		return (e.X & PTE_PFN_MASK) >> PAGE_SHIFT;                   \
-	}                                                                    \
-	static inline struct page *X##_page(X##_t e)                         \
-	{                                                                    \
-		return pfn_to_page(X##_pfn(e));                              \
-	}                                                                    \
-	static inline bool X##_write(X##_t e)                                \
-	{                                                                    \
-		return e.X & _PAGE_RW;                                       \
-	}                                                                    \
-	static inline bool X##_dirty(X##_t e)                                \
-	{                                                                    \
-		return e.X & _PAGE_DIRTY;                                    \
-	}                                                                    \
-	static inline bool X##_young(X##_t e)                                \
-	{                                                                    \
-		return e.X & _PAGE_ACCESSED;                                 \
-	}                                                                    \
-	static inline bool X##_special(X##_t e)                              \
-	{                                                                    \
-		return e.X & _PAGE_SPECIAL;                                  \
-	}                                                                    \
-	static inline bool X##_devmap(X##_t e)                               \
-	{                                                                    \
-		return e.X & _PAGE_DEVMAP;                                   \
-	}                                                                    \
-	static inline bool X##_protnone(X##_t e)                             \
-	{                                                                    \
-		return (e.X & (_PAGE_PRESENT | _PAGE_PROTNONE)) ==           \
-		       _PAGE_PROTNONE;                                       \
-	}                                                                    \
-	static inline X##_t X##_set_flags(X##_t e, u64 f)                    \
-	{                                                                    \
-		return __##X(e.X | f);                                       \
-	}                                                                    \
-	static inline X##_t X##_clear_flags(X##_t e, u64 f)                  \
-	{                                                                    \
-		return __##X(e.X & ~f);                                      \
-	}                                                                    \
-	static inline X##_t X##_mkwrite(X##_t e)                             \
-	{                                                                    \
-		return X##_set_flags(e, _PAGE_RW);                           \
-	}                                                                    \
-	static inline X##_t X##_wrprotect(X##_t e)                           \
-	{                                                                    \
-		return X##_clear_flags(e, _PAGE_RW);                         \
-	}                                                                    \
-	static inline X##_t X##_mkdirty(X##_t e)                             \
-	{                                                                    \
-		return X##_set_flags(e, _PAGE_DIRTY | _PAGE_SOFT_DIRTY);     \
-	}                                                                    \
-	static inline X##_t X##_mkclean(X##_t e)                             \
-	{                                                                    \
-		return X##_clear_flags(e, _PAGE_DIRTY);                      \
-	}                                                                    \
-	static inline X##_t X##_mkyoung(X##_t e)                             \
-	{                                                                    \
-		return X##_set_flags(e, _PAGE_ACCESSED);                     \
-	}                                                                    \
-	static inline X##_t X##_mkold(X##_t e)                               \
-	{                                                                    \
-		return X##_clear_flags(e, _PAGE_ACCESSED);                   \
-	}                                                                    \
-	static inline X##_t X##_mkspecial(X##_t e)                           \
-	{                                                                    \
-		return X##_set_flags(e, _PAGE_SPECIAL);                      \
-	}                                                                    \
-	static inline X##_t X##_mkdevmap(X##_t e)                            \
-	{                                                                    \
-		return X##_set_flags(e, _PAGE_DEVMAP | _PAGE_SPECIAL);       \
-	}                                                                    \
-	static inline X##_t X##_modify(X##_t e, pgprot_t prot)               \
-	{                                                                    \
-		return __##X((e.X & _PAGE_CHG_MASK) |                        \
-			     (pgprot_val(prot) & ~_PAGE_CHG_MASK));          \
+#define __PGTABLE_LEVEL(X)                                               \
+	typedef struct {                                                 \
+		u64 X;                                                   \
+	} X##_t;                                                         \
+	static inline u64 X##_val(X##_t e)                               \
+	{                                                                \
+		return e.X;                                              \
+	}                                                                \
+	static inline X##_t __##X(u64 v)                                 \
+	{                                                                \
+		return (X##_t){ v };                                     \
+	}                                                                \
+	static inline X##_t X##p_get(X##_t *p)                           \
+	{                                                                \
+		return __##X(pt_word_load(&p->X));                       \
+	}                                                                \
+	/* NEVER USE OUTSIDE drivers/flawed (see above). */              \
+	static inline X##_t X##p_get_torn(X##_t *p)                      \
+	{                                                                \
+		sched_point(SP_PTE_READ, p);                             \
+		if (unlikely(pgtable_torn_mode))                         \
+			return __##X(pt_torn_read_racy(&p->X));          \
+		return __##X(__atomic_load_n(&p->X, __ATOMIC_ACQUIRE));  \
+	}                                                                \
+	static inline void set_##X(X##_t *p, X##_t v)                    \
+	{                                                                \
+		pt_word_store(&p->X, v.X);                               \
+	}                                                                \
+	static inline X##_t X##p_xchg(X##_t *p, X##_t v)                 \
+	{                                                                \
+		return __##X(pt_word_xchg(&p->X, v.X));                  \
+	}                                                                \
+	/* On failure *old is updated to the entry found. */             \
+	static inline bool X##p_cmpxchg(X##_t *p, X##_t *old, X##_t new) \
+	{                                                                \
+		return pt_word_cmpxchg(&p->X, &old->X, new.X);           \
+	}                                                                \
+	/* Atomically clear @bits; returns the old entry. */             \
+	static inline X##_t X##p_clear_bits(X##_t *p, u64 bits)          \
+	{                                                                \
+		return __##X(pt_word_fetch_and(&p->X, ~bits));           \
+	}                                                                \
+	static inline X##_t X##p_get_and_clear(X##_t *p)                 \
+	{                                                                \
+		return X##p_xchg(p, __##X(0));                           \
+	}                                                                \
+	static inline bool X##_none(X##_t e)                             \
+	{                                                                \
+		return e.X == 0;                                         \
+	}                                                                \
+	static inline bool X##_present(X##_t e)                          \
+	{                                                                \
+		return e.X & (_PAGE_PRESENT | _PAGE_PROTNONE);           \
+	}                                                                \
+	static inline bool X##_same(X##_t a, X##_t b)                    \
+	{                                                                \
+		return a.X == b.X;                                       \
+	}                                                                \
+	static inline unsigned long X##_pfn(X##_t e)                     \
+	{                                                                \
+		return (e.X & PTE_PFN_MASK) >> PAGE_SHIFT;               \
+	}                                                                \
+	static inline struct page *X##_page(X##_t e)                     \
+	{                                                                \
+		return pfn_to_page(X##_pfn(e));                          \
+	}                                                                \
+	static inline bool X##_write(X##_t e)                            \
+	{                                                                \
+		return e.X & _PAGE_RW;                                   \
+	}                                                                \
+	static inline bool X##_dirty(X##_t e)                            \
+	{                                                                \
+		return e.X & _PAGE_DIRTY;                                \
+	}                                                                \
+	static inline bool X##_young(X##_t e)                            \
+	{                                                                \
+		return e.X & _PAGE_ACCESSED;                             \
+	}                                                                \
+	static inline bool X##_special(X##_t e)                          \
+	{                                                                \
+		return e.X & _PAGE_SPECIAL;                              \
+	}                                                                \
+	static inline bool X##_devmap(X##_t e)                           \
+	{                                                                \
+		return e.X & _PAGE_DEVMAP;                               \
+	}                                                                \
+	static inline bool X##_protnone(X##_t e)                         \
+	{                                                                \
+		return (e.X & (_PAGE_PRESENT | _PAGE_PROTNONE)) ==       \
+		       _PAGE_PROTNONE;                                   \
+	}                                                                \
+	static inline X##_t X##_set_flags(X##_t e, u64 f)                \
+	{                                                                \
+		return __##X(e.X | f);                                   \
+	}                                                                \
+	static inline X##_t X##_clear_flags(X##_t e, u64 f)              \
+	{                                                                \
+		return __##X(e.X & ~f);                                  \
+	}                                                                \
+	static inline X##_t X##_mkwrite(X##_t e)                         \
+	{                                                                \
+		return X##_set_flags(e, _PAGE_RW);                       \
+	}                                                                \
+	static inline X##_t X##_wrprotect(X##_t e)                       \
+	{                                                                \
+		return X##_clear_flags(e, _PAGE_RW);                     \
+	}                                                                \
+	static inline X##_t X##_mkdirty(X##_t e)                         \
+	{                                                                \
+		return X##_set_flags(e, _PAGE_DIRTY | _PAGE_SOFT_DIRTY); \
+	}                                                                \
+	static inline X##_t X##_mkclean(X##_t e)                         \
+	{                                                                \
+		return X##_clear_flags(e, _PAGE_DIRTY);                  \
+	}                                                                \
+	static inline X##_t X##_mkyoung(X##_t e)                         \
+	{                                                                \
+		return X##_set_flags(e, _PAGE_ACCESSED);                 \
+	}                                                                \
+	static inline X##_t X##_mkold(X##_t e)                           \
+	{                                                                \
+		return X##_clear_flags(e, _PAGE_ACCESSED);               \
+	}                                                                \
+	static inline X##_t X##_mkspecial(X##_t e)                       \
+	{                                                                \
+		return X##_set_flags(e, _PAGE_SPECIAL);                  \
+	}                                                                \
+	static inline X##_t X##_mkdevmap(X##_t e)                        \
+	{                                                                \
+		return X##_set_flags(e, _PAGE_DEVMAP | _PAGE_SPECIAL);   \
+	}                                                                \
+	static inline X##_t X##_modify(X##_t e, pgprot_t prot)           \
+	{                                                                \
+		return __##X((e.X & _PAGE_CHG_MASK) |                    \
+			     (pgprot_val(prot) & ~_PAGE_CHG_MASK));      \
 	}
 
 __PGTABLE_LEVEL(pgd)

@@ -109,14 +109,11 @@ static bool hw_mark(const struct pt_snapshot *s, bool write, u64 *now)
 
 	*now = new;
 	if (new == old) {
-		sched_point(SP_PTE_READ, s->entryp);
 		/* Pairs with set_pXd()/RMWs of whoever changes the entry:
 		 * still the value we walked? */
-		return __atomic_load_n(s->entryp, __ATOMIC_ACQUIRE) == old;
+		return pt_word_load(s->entryp) == old;
 	}
-	sched_point(SP_PTE_WRITE, s->entryp);
-	return __atomic_compare_exchange_n(s->entryp, &old, new, false,
-					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return pt_word_cmpxchg(s->entryp, &old, new);
 }
 
 /*

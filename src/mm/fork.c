@@ -61,7 +61,7 @@ static u64 copy_pinned_page(struct vm_area_struct *dst_vma, u64 old,
 static u64 copy_leaf(struct vm_area_struct *dst_vma, unsigned long addr,
 		     u64 *src, long nr, long *rss, bool *wrprotected, int *err)
 {
-	u64 old = __atomic_load_n(src, __ATOMIC_ACQUIRE);
+	u64 old = pt_word_load(src);
 	struct page *page;
 
 	if (!(old & (_PAGE_PRESENT | _PAGE_PROTNONE)))
@@ -80,8 +80,7 @@ static u64 copy_leaf(struct vm_area_struct *dst_vma, unsigned long addr,
 		ClearPageAnonExclusive(page);
 	*rss += nr;
 	if (old & _PAGE_RW) {
-		sched_point(SP_PTE_WRITE, src);
-		old = __atomic_fetch_and(src, ~(u64)_PAGE_RW, __ATOMIC_SEQ_CST);
+		old = pt_word_fetch_and(src, ~(u64)_PAGE_RW);
 		*wrprotected = true;
 	}
 	return old & ~(u64)_PAGE_RW;
@@ -134,8 +133,7 @@ static void copy_huge_leaf(struct vm_area_struct *dst_vma,
 	val = copy_leaf(dst_vma, 0, src, nr, &rss, wp, &err);
 	spin_unlock(ptl);
 	add_mm_counter(dst_vma->vm_mm, MM_ANONPAGES, rss);
-	sched_point(SP_PTE_WRITE, dst);
-	__atomic_store_n(dst, val, __ATOMIC_RELEASE);
+	pt_word_store(dst, val);
 }
 
 static int copy_pmd_range(struct vm_area_struct *dst_vma,
@@ -299,7 +297,14 @@ struct mm_struct *mm_fork(struct mm_struct *old)
 	anon_vma_put(mm->anon_vma);
 	anon_vma_get(old->anon_vma);
 	mm->anon_vma = old->anon_vma;
+	/* GUP-fast pins watch this (gup_fast.c): a pin that overlaps the
+	 * copy backs off to the slow path, which waits for mmap_lock. */
+	write_seqcount_begin(&old->write_protect_seq);
+	/* The odd count is visible before we read any pincount: a pin
+	 * that we miss sees the odd count and backs off. */
+	smp_mb();
 	ret = dup_mmap(mm, old);
+	write_seqcount_end(&old->write_protect_seq);
 	mmap_write_unlock(mm);
 	mmap_write_unlock(old);
 	if (ret) {

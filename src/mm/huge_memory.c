@@ -106,19 +106,16 @@ static vm_fault_t do_huge_anonymous(struct vm_area_struct *vma, u64 *entryp,
 	if (!folio)
 		return VM_FAULT_FALLBACK;
 	spin_lock(&mm->page_table_lock);
-	if (__atomic_load_n(entryp, __ATOMIC_ACQUIRE)) {
+	if (pt_word_load(entryp)) {
 		spin_unlock(&mm->page_table_lock);
 		put_page(folio);
 		return 0; /* raced: retry through the new entry */
 	}
 	atomic_inc(&folio->_mapcount);
 	add_mm_counter(mm, MM_ANONPAGES, 1L << order);
-	sched_point(SP_PTE_WRITE, entryp);
 	/* Release: the zeroed folio is visible before its entry. */
-	__atomic_store_n(entryp,
-			 ((u64)page_to_pfn(folio) << PAGE_SHIFT) |
-				 huge_entry_prot(vma, flags) | _PAGE_PSE,
-			 __ATOMIC_RELEASE);
+	pt_word_store(entryp, ((u64)page_to_pfn(folio) << PAGE_SHIFT) |
+				      huge_entry_prot(vma, flags) | _PAGE_PSE);
 	spin_unlock(&mm->page_table_lock);
 	return 0;
 }
@@ -145,7 +142,7 @@ static vm_fault_t huge_leaf_fault(struct vm_area_struct *vma, u64 *entryp,
 				  unsigned int flags, bool *split)
 {
 	bool write = flags & FAULT_FLAG_WRITE;
-	u64 seen = __atomic_load_n(entryp, __ATOMIC_ACQUIRE), old = seen, new;
+	u64 seen = pt_word_load(entryp), old = seen, new;
 	struct page *page;
 
 	*split = false;
@@ -164,9 +161,7 @@ static vm_fault_t huge_leaf_fault(struct vm_area_struct *vma, u64 *entryp,
 	}
 	/* The hardware may set A/D concurrently: update atomically; if the
 	 * entry moved on, the faulting access simply retries. */
-	sched_point(SP_PTE_WRITE, entryp);
-	__atomic_compare_exchange_n(entryp, &seen, new, false, __ATOMIC_SEQ_CST,
-				    __ATOMIC_SEQ_CST);
+	pt_word_cmpxchg(entryp, &seen, new);
 	return 0;
 }
 
@@ -255,18 +250,15 @@ static bool split_leaf(struct mm_struct *mm, u64 *entryp,
 
 	tbl = page_address(table);
 	spin_lock(&mm->page_table_lock);
-	old = __atomic_load_n(entryp, __ATOMIC_ACQUIRE);
+	old = pt_word_load(entryp);
 	while ((old & (_PAGE_PRESENT | _PAGE_PROTNONE)) && (old & _PAGE_PSE)) {
 		u64 seen = old;
 
 		split_fill(tbl, old, sub_shift);
-		sched_point(SP_PTE_WRITE, entryp);
-		/* Release: the filled table is visible before its entry. */
-		if (__atomic_compare_exchange_n(
-			    entryp, &old,
-			    ((u64)page_to_pfn(table) << PAGE_SHIFT) |
-				    _PAGE_TABLE,
-			    false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+		/* Fully ordered: the filled table is visible before its entry. */
+		if (pt_word_cmpxchg(entryp, &old,
+				    ((u64)page_to_pfn(table) << PAGE_SHIFT) |
+					    _PAGE_TABLE)) {
 			done = true;
 			break;
 		}
@@ -338,8 +330,7 @@ static void zap_huge_leaf(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	u64 old;
 
 	spin_lock(&mm->page_table_lock);
-	sched_point(SP_PTE_WRITE, entryp);
-	old = __atomic_exchange_n(entryp, 0, __ATOMIC_SEQ_CST);
+	old = pt_word_xchg(entryp, 0);
 	if (old)
 		tlb_flush_pte_range(tlb, addr, PAGE_SIZE << order);
 	page = (old & (_PAGE_PRESENT | _PAGE_PROTNONE)) ?

@@ -25,6 +25,7 @@ struct mm_struct *mm_alloc(void)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&mm->page_table_lock);
 	init_rwsem(&mm->mmap_lock);
+	seqcount_init(&mm->write_protect_seq);
 	mm->mm_rb = RB_ROOT;
 	spin_lock_init(&mm->cpus_lock);
 	INIT_LIST_HEAD(&mm->cpus);

@@ -37,6 +37,142 @@ int pgtable_levels(void)
 	return pgtable_l5_enabled ? 5 : 4;
 }
 
+/* --- torn-read mode ---------------------------------------------------------- */
+
+/*
+ * Torn-read mode: entries written as two 32-bit halves (32-bit PAE).
+ *
+ * Writer (pt_torn_write): lo = low half, hi = high half, little endian.
+ *
+ *   begin++ (slot of p)   seq_cst RMW
+ *   store lo              release, u32
+ *   sched_point           (the explorer may switch here: half an update)
+ *   store hi              release, u32
+ *   end++                 release RMW
+ *
+ * RMWs (xchg/cmpxchg/clear_bits) are one 64-bit atomic, but a reader that
+ * reads two halves can still straddle one, so they too are bracketed by
+ * begin++/end++ (pt_torn_rmw_begin/end).
+ *
+ * Why "read low, read high, read low again, retry if low changed" is NOT
+ * enough with this writer order: the writer stores the new low half first,
+ * so between its two stores memory holds (new low, old high) for as long
+ * as the writer is preempted.  A reader that runs entirely inside that
+ * window reads low = new, high = old, low = new: the check passes and it
+ * returns a value that never existed.  (The kernel's PAE reader gets away
+ * with it only because its writers order halves by the present bit and
+ * its lockless readers trust only present entries; and ABA on the low
+ * half defeats the check in general.)  No order of half-reads alone can
+ * tell a stalled writer's mix from a real entry, so the writer must say
+ * that it is in flight: that is what the begin/end counts do.
+ *
+ * Reader (pt_torn_read), with s the same slot:
+ *
+ *   b1 = begin (acquire); e1 = end (acquire); retry unless b1 == e1
+ *   lo = load (acquire); hi = load (acquire)
+ *   acquire fence; b2 = begin; retry unless b2 == b1
+ *
+ * Argument.  (a) Every writer counted in e1 has its begin in the first b1
+ * increments: its begin happens-before its end (program order, release
+ * RMW), which e1 reads (acquire), so b2 (read after) sees that begin; b2 ==
+ * b1 puts it among the first b1.  With e1 == b1, the writers that began
+ * first are exactly the finished ones: all b1 writers are complete and all
+ * their stores happen-before our half-reads.  (b) A writer whose begin is
+ * later than b1 cannot have supplied either half: if our load read its
+ * release store, the acquire fence makes its begin++ happen-before our b2
+ * read, so b2 > b1 and we retry.  So both halves come from completed
+ * writes, and since writers of one entry are serialised (they hold its
+ * page-table lock) and all happen-before the reads, both halves are the
+ * last completed write's: a value the entry really held.
+ *
+ * Slots: entry address hashed into PT_TORN_SLOTS pairs of counters; a
+ * collision only costs a retry.  A reader never blocks a writer and a
+ * writer never waits, so readers make progress as soon as the slot is
+ * quiet.  Entries written by raw 64-bit atomics in src/mm (outside the
+ * set_X/RMW helpers) are not bracketed; docs/pagewalk.md lists why that
+ * is harmless today (they change the low half only, or are single-copy
+ * 64-bit atomic stores whose high half is zero below 4 GiB of memory).
+ */
+bool pgtable_torn_mode;
+
+#define PT_TORN_SLOTS 64
+static struct pt_torn_slot {
+	unsigned long begin, end;
+} pt_torn_slots[PT_TORN_SLOTS] __attribute__((aligned(64)));
+
+static struct pt_torn_slot *pt_torn_slot(const u64 *p)
+{
+	return &pt_torn_slots[((unsigned long)p >> 3) % PT_TORN_SLOTS];
+}
+
+int pgtable_set_torn_mode(bool on)
+{
+	if (mm_live_count() != 0)
+		return -EBUSY;
+	pgtable_torn_mode = on;
+	return 0;
+}
+
+void pt_torn_rmw_begin(u64 *p)
+{
+	/* Pairs with the acquire loads of begin in pt_torn_read(); seq_cst
+	 * so it is ordered before the halves' stores that follow. */
+	__atomic_fetch_add(&pt_torn_slot(p)->begin, 1, __ATOMIC_SEQ_CST);
+}
+
+void pt_torn_rmw_end(u64 *p)
+{
+	/* Release: pairs with the acquire load of end in pt_torn_read(). */
+	__atomic_fetch_add(&pt_torn_slot(p)->end, 1, __ATOMIC_RELEASE);
+}
+
+void pt_torn_write(u64 *p, u64 v)
+{
+	u32 *half = (u32 *)p;
+
+	pt_torn_rmw_begin(p);
+	/* Release stores: a reader that sees a half sees what was written
+	 * before it (a new table's zeroed contents). */
+	__atomic_store_n(&half[0], (u32)v, __ATOMIC_RELEASE);
+	sched_point(SP_PTE_WRITE, &half[1]);
+	__atomic_store_n(&half[1], (u32)(v >> 32), __ATOMIC_RELEASE);
+	pt_torn_rmw_end(p);
+}
+
+u64 pt_torn_read(u64 *p)
+{
+	struct pt_torn_slot *s = pt_torn_slot(p);
+	u32 *half = (u32 *)p;
+	unsigned long b1, e1;
+	u32 lo, hi;
+
+	for (;;) {
+		b1 = __atomic_load_n(&s->begin, __ATOMIC_ACQUIRE);
+		e1 = __atomic_load_n(&s->end, __ATOMIC_ACQUIRE);
+		if (b1 == e1) {
+			/* Acquire: pair with the writers' release stores. */
+			lo = __atomic_load_n(&half[0], __ATOMIC_ACQUIRE);
+			hi = __atomic_load_n(&half[1], __ATOMIC_ACQUIRE);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&s->begin, __ATOMIC_RELAXED) == b1)
+				return ((u64)hi << 32) | lo;
+		}
+		/* A writer is in flight: let it (or the explorer) run. */
+		sched_point(SP_PTE_READ, p);
+	}
+}
+
+u64 pt_torn_read_racy(u64 *p)
+{
+	u32 *half = (u32 *)p;
+	/* Deliberately unsynchronised with the writer's halves: high, then
+	 * low, each an acquire load of its own half. */
+	u32 hi = __atomic_load_n(&half[1], __ATOMIC_ACQUIRE);
+	u32 lo = __atomic_load_n(&half[0], __ATOMIC_ACQUIRE);
+
+	return ((u64)hi << 32) | lo;
+}
+
 pgd_t *pgd_offset(struct mm_struct *mm, unsigned long addr)
 {
 	return mm->pgd + pgd_index(addr);
@@ -289,7 +425,7 @@ static void drop_leaf(struct mm_struct *mm, u64 val, unsigned int order)
 static void free_table_tree(struct mm_struct *mm, u64 *table, int level)
 {
 	for (int i = 0; i < PTRS_PER_TABLE; i++) {
-		u64 val = __atomic_exchange_n(&table[i], 0, __ATOMIC_ACQ_REL);
+		u64 val = pt_word_xchg(&table[i], 0);
 
 		if (!val)
 			continue;

@@ -32,8 +32,7 @@ static void free_table_entry(struct mmu_gather *tlb, u64 *entryp)
 {
 	u64 old;
 
-	sched_point(SP_PTE_WRITE, entryp);
-	old = __atomic_exchange_n(entryp, 0, __ATOMIC_SEQ_CST);
+	old = pt_word_xchg(entryp, 0);
 	if (WARN_ON(!(old & _PAGE_PRESENT) || (old & _PAGE_PSE)))
 		return;
 	tlb_remove_table(tlb, pfn_to_page((old & PTE_PFN_MASK) >> PAGE_SHIFT));
@@ -149,7 +148,7 @@ static bool is_downgrade(u64 old, u64 new)
 static long change_leaf(struct mmu_gather *tlb, struct vm_area_struct *vma,
 			u64 *entryp, unsigned long addr, unsigned long size)
 {
-	u64 old = __atomic_load_n(entryp, __ATOMIC_ACQUIRE), new;
+	u64 old = pt_word_load(entryp), new;
 
 	do {
 		if (!(old & (_PAGE_PRESENT | _PAGE_PROTNONE)))
@@ -157,9 +156,7 @@ static long change_leaf(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		new = new_leaf(vma, old);
 		if (new == old)
 			return 0;
-		sched_point(SP_PTE_WRITE, entryp);
-	} while (!__atomic_compare_exchange_n(
-		entryp, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
+	} while (!pt_word_cmpxchg(entryp, &old, new));
 	if (is_downgrade(old, new))
 		tlb_flush_pte_range(tlb, addr, size);
 	return 1;

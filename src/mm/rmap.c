@@ -138,9 +138,7 @@ static int age_one(struct page *page, struct vm_area_struct *vma,
 	if (how == AGE_TEST) {
 		young = s.entry & _PAGE_ACCESSED;
 	} else {
-		sched_point(SP_PTE_WRITE, s.entryp);
-		young = __atomic_fetch_and(s.entryp, ~(u64)_PAGE_ACCESSED,
-					   __ATOMIC_SEQ_CST) &
+		young = pt_word_fetch_and(s.entryp, ~(u64)_PAGE_ACCESSED) &
 			_PAGE_ACCESSED;
 	}
 	local_irq_restore(flags);
