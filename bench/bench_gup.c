@@ -50,6 +50,7 @@
 #include <sys/wait.h>
 #include <mmirror/cpu.h>
 #include <mmirror/gup.h>
+#include "bench_util.h"
 
 #define REPS_FULL 7
 #define REPS_QUICK 3
@@ -58,67 +59,9 @@
 #define HOST_HPAGE (2UL << 20)
 #define IOV_BYTES (1UL << 20)
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void __attribute__((noreturn)) die(const char *what, long err)
-{
-	fprintf(stderr, "bench_gup: %s failed (%ld)\n", what, err);
-	exit(1);
-}
-
 /* ---------------------------------------------------------------------- */
 /* The kernel side: a helper process, one repetition per request.        */
 /* ---------------------------------------------------------------------- */
-
-struct host_req {
-	int quit;
-	int huge;
-	unsigned long bytes;
-};
-
-struct host_res {
-	double ns;
-	long anon_huge_kb;
-	int err; /* 0, or an errno (io_uring unavailable: ENOSYS/EPERM) */
-	char what[32];
-};
-
-static int to_host = -1, from_host = -1;
-static pid_t host_pid;
-
-static long anon_huge_kb(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
 
 static struct host_res host_fail(const char *what, int err)
 {
@@ -143,10 +86,10 @@ static struct host_res host_run(const struct host_req *rq)
 	if (raw == MAP_FAILED)
 		return host_fail("mmap", errno);
 	a = (char *)(((unsigned long)raw + HOST_HPAGE - 1) & ~(HOST_HPAGE - 1));
-	madvise(a, rq->bytes, rq->huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	madvise(a, rq->bytes, rq->op ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	for (unsigned long off = 0; off < rq->bytes; off += HOST_PAGE)
 		*(volatile char *)(a + off) = 1;
-	r.anon_huge_kb = anon_huge_kb();
+	r.anon_huge_kb = bench_anon_huge_kb();
 	iov = calloc(n, sizeof(*iov));
 	for (unsigned long i = 0; i < n; i++) {
 		iov[i].iov_base = a + i * IOV_BYTES;
@@ -158,7 +101,7 @@ static struct host_res host_run(const struct host_req *rq)
 		r = host_fail("io_uring_setup", errno);
 		goto out;
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_BUFFERS, iov,
 		    (unsigned int)n) < 0) {
 		r = host_fail("IORING_REGISTER_BUFFERS", errno);
@@ -171,7 +114,7 @@ static struct host_res host_run(const struct host_req *rq)
 		close(fd);
 		goto out;
 	}
-	r.ns = now_ns() - t0;
+	r.ns = bench_now_ns() - t0;
 	close(fd);
 out:
 	free(iov);
@@ -179,59 +122,9 @@ out:
 	return r;
 }
 
-static void __attribute__((noreturn)) host_loop(int rfd, int wfd)
-{
-	struct host_req rq;
-	struct host_res r;
-
-	while (read(rfd, &rq, sizeof(rq)) == sizeof(rq) && !rq.quit) {
-		r = host_run(&rq);
-		if (write(wfd, &r, sizeof(r)) != sizeof(r))
-			_exit(1);
-	}
-	_exit(0);
-}
-
-/* Fork the kernel-side helper; must run before the arena exists. */
-static void host_start(void)
-{
-	int req[2], res[2];
-
-	if (pipe(req) || pipe(res))
-		die("pipe", errno);
-	fflush(NULL);
-	host_pid = fork();
-	if (host_pid < 0)
-		die("fork", errno);
-	if (host_pid == 0) {
-		close(req[1]);
-		close(res[0]);
-		host_loop(req[0], res[1]);
-	}
-	close(req[0]);
-	close(res[1]);
-	to_host = req[1];
-	from_host = res[0];
-}
-
-static void host_stop(void)
-{
-	struct host_req rq = { .quit = 1 };
-
-	if (write(to_host, &rq, sizeof(rq)) != sizeof(rq))
-		die("write to helper", errno);
-	waitpid(host_pid, NULL, 0);
-}
-
 static struct host_res host_rep(bool huge, unsigned long bytes)
 {
-	struct host_req rq = { .huge = huge, .bytes = bytes };
-	struct host_res r;
-
-	if (write(to_host, &rq, sizeof(rq)) != sizeof(rq) ||
-	    read(from_host, &r, sizeof(r)) != sizeof(r))
-		die("helper I/O", errno);
-	return r;
+	return host_call(huge, bytes);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -252,29 +145,29 @@ static double mm_rep(bool huge, unsigned long bytes)
 	u64 entry;
 
 	if (IS_ERR_OR_NULL(mm))
-		die("mm_alloc", PTR_ERR(mm));
+		bench_die("mm_alloc", PTR_ERR(mm));
 	addr = vm_mmap(mm, 0, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS);
 	if (IS_ERR_VALUE(addr) || (huge && (addr & (PMD_SIZE - 1))))
-		die("vm_mmap", addr);
+		bench_die("vm_mmap", addr);
 	if (huge && (ret = vm_madvise(mm, addr, bytes, MADV_HUGEPAGE)))
-		die("vm_madvise", ret);
+		bench_die("vm_madvise", ret);
 	cpu = cpu_create(mm);
 	if (IS_ERR(cpu))
-		die("cpu_create", PTR_ERR(cpu));
+		bench_die("cpu_create", PTR_ERR(cpu));
 	for (unsigned long off = 0; off < bytes; off += PAGE_SIZE)
 		if ((ret = cpu_store_u64(cpu, addr + off, off)))
-			die("cpu_store_u64", ret);
+			bench_die("cpu_store_u64", ret);
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	ret = pin_user_pages_fast(mm, addr, npages, FOLL_WRITE | FOLL_LONGTERM,
 				  pages);
 	if (ret == npages)
 		unpin_user_pages(pages, npages);
-	ns = now_ns() - t0;
+	ns = bench_now_ns() - t0;
 
 	if (ret != npages)
-		die("pin_user_pages_fast", ret);
+		bench_die("pin_user_pages_fast", ret);
 	for (int i = 0; i < npages; i++) {
 		unsigned long va = addr + ((unsigned long)i << PAGE_SHIFT);
 
@@ -282,7 +175,7 @@ static double mm_rep(bool huge, unsigned long bytes)
 		    pfn != page_to_pfn(pages[i]) ||
 		    !!(entry & _PAGE_PSE) != huge ||
 		    folio_maybe_dma_pinned(pages[i]))
-			die("pinned pages check", i);
+			bench_die("pinned pages check", i);
 	}
 	cpu_destroy(cpu);
 	mm_exit(mm);
@@ -316,10 +209,10 @@ static struct result run(bool huge, unsigned long bytes, int reps)
 		res.k_err = h.err;
 		snprintf(res.k_what, sizeof(res.k_what), "%s", h.what);
 	}
-	res.mm_med = median(mm, reps) / (bytes >> PAGE_SHIFT);
+	res.mm_med = bench_median(mm, reps) / (bytes >> PAGE_SHIFT);
 	res.mm_min = mm[0] / (bytes >> PAGE_SHIFT);
 	if (!res.k_err) {
-		res.k_med = median(k, reps) / (bytes >> PAGE_SHIFT);
+		res.k_med = bench_median(k, reps) / (bytes >> PAGE_SHIFT);
 		res.k_min = k[0] / (bytes >> PAGE_SHIFT);
 	}
 	return res;
@@ -332,6 +225,7 @@ int main(int argc, char **argv)
 	char thp[128] = "?";
 	FILE *f;
 	int reps;
+	bench_name = "bench_gup";
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick"))
@@ -341,7 +235,7 @@ int main(int argc, char **argv)
 	}
 	bytes = (quick ? 64UL : 256UL) << 20;
 	reps = quick ? REPS_QUICK : REPS_FULL;
-	host_start(); /* before the arena exists */
+	host_start(host_run); /* before the arena exists */
 	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	if (f) {
 		if (!fgets(thp, sizeof(thp), f))
@@ -350,7 +244,7 @@ int main(int argc, char **argv)
 	}
 	pages = malloc((bytes >> PAGE_SHIFT) * sizeof(*pages));
 	if (!pages)
-		die("malloc", -ENOMEM);
+		bench_die("malloc", -ENOMEM);
 	thp_set_mode(THP_MADVISE, false);
 
 	printf("bench_gup: pin + unpin of a populated %lu MiB range, ns per "

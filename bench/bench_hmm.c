@@ -52,6 +52,7 @@
 #include <sys/wait.h>
 #include <mmirror/hmm.h>
 #include <mmirror/mm.h>
+#include "bench_util.h"
 
 #define REPS_FULL 7
 #define REPS_QUICK 3
@@ -59,68 +60,7 @@
 #define HOST_PAGE 4096UL
 #define HOST_HPAGE (2UL << 20)
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sorts @v; returns the median.  v[0] is then the minimum. */
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void __attribute__((noreturn)) die(const char *what, long err)
-{
-	fprintf(stderr, "bench_hmm: %s failed (%ld)\n", what, err);
-	exit(1);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The kernel side: a helper process, one repetition per request.           */
-/* ------------------------------------------------------------------------ */
-
-enum host_op { HOST_PAGEMAP_4K, HOST_PAGEMAP_THP, HOST_FAULT_4K, HOST_QUIT };
-
-struct host_req {
-	int op;
-	unsigned long bytes;
-};
-
-struct host_res {
-	double ns;
-	long anon_huge_kb; /* AnonHugePages while mapped, -1 unknown */
-	int err; /* 0, an errno, or -1: pagemap missed a page */
-};
-
-static int to_host = -1, from_host = -1;
-static pid_t host_pid;
-
-static long anon_huge_kb(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
+enum host_op { HOST_PAGEMAP_4K, HOST_PAGEMAP_THP, HOST_FAULT_4K };
 
 static struct host_res host_run(const struct host_req *rq)
 {
@@ -145,15 +85,15 @@ static struct host_res host_run(const struct host_req *rq)
 		goto out;
 	}
 	if (rq->op == HOST_FAULT_4K) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		for (unsigned long off = 0; off < rq->bytes; off += HOST_PAGE)
 			*(volatile char *)(a + off) = 1;
-		r.ns = now_ns() - t0;
+		r.ns = bench_now_ns() - t0;
 		goto out;
 	}
 	for (unsigned long off = 0; off < rq->bytes; off += HOST_PAGE)
 		*(volatile char *)(a + off) = 1;
-	r.anon_huge_kb = anon_huge_kb();
+	r.anon_huge_kb = bench_anon_huge_kb();
 	buf = malloc(n * sizeof(*buf));
 	fd = open("/proc/self/pagemap", O_RDONLY);
 	if (!buf || fd < 0) {
@@ -161,12 +101,12 @@ static struct host_res host_run(const struct host_req *rq)
 		goto out;
 	}
 	memset(buf, 0, n * sizeof(*buf)); /* fault the buffer in, untimed */
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (pread(fd, buf, n * sizeof(*buf),
 		  ((unsigned long)a / HOST_PAGE) * sizeof(*buf)) !=
 	    (ssize_t)(n * sizeof(*buf)))
 		r.err = errno ? errno : EIO;
-	r.ns = now_ns() - t0;
+	r.ns = bench_now_ns() - t0;
 	close(fd);
 	for (unsigned long i = 0; !r.err && i < n; i++)
 		if (!(buf[i] >> 63)) /* bit 63: present */
@@ -177,62 +117,14 @@ out:
 	return r;
 }
 
-static void __attribute__((noreturn)) host_loop(int rfd, int wfd)
-{
-	struct host_req rq;
-	struct host_res r;
-
-	while (read(rfd, &rq, sizeof(rq)) == sizeof(rq) && rq.op != HOST_QUIT) {
-		r = host_run(&rq);
-		if (write(wfd, &r, sizeof(r)) != sizeof(r))
-			_exit(1);
-	}
-	_exit(0);
-}
-
-/* Fork the kernel-side helper; must run before the arena exists. */
-static void host_start(void)
-{
-	int req[2], res[2];
-
-	if (pipe(req) || pipe(res))
-		die("pipe", errno);
-	fflush(NULL);
-	host_pid = fork();
-	if (host_pid < 0)
-		die("fork", errno);
-	if (host_pid == 0) {
-		close(req[1]);
-		close(res[0]);
-		host_loop(req[0], res[1]);
-	}
-	close(req[0]);
-	close(res[1]);
-	to_host = req[1];
-	from_host = res[0];
-}
-
-static void host_stop(void)
-{
-	struct host_req rq = { .op = HOST_QUIT };
-
-	if (write(to_host, &rq, sizeof(rq)) != sizeof(rq))
-		die("write to helper", errno);
-	waitpid(host_pid, NULL, 0);
-}
-
 static double host_rep(int op, unsigned long bytes, long *huge_kb)
 {
-	struct host_req rq = { .op = op, .bytes = bytes };
-	struct host_res r;
+	struct host_res r = host_call(op, bytes);
 
-	if (write(to_host, &rq, sizeof(rq)) != sizeof(rq) ||
-	    read(from_host, &r, sizeof(r)) != sizeof(r))
-		die("helper I/O", errno);
 	if (r.err == -1)
-		die("kernel pagemap: a page not present", -1);
+		bench_die("kernel pagemap: a page not present", -1);
 	if (r.err)
-		die("host mmap/pagemap", -r.err);
+		bench_die("host mmap/pagemap", -r.err);
 	if (huge_kb)
 		*huge_kb = r.anon_huge_kb;
 	return r.ns;
@@ -271,20 +163,20 @@ static void side_setup(struct mm_side *s, unsigned long bytes, int op)
 	s->bytes = bytes;
 	s->mm = mm_alloc();
 	if (IS_ERR(s->mm))
-		die("mm_alloc", PTR_ERR(s->mm));
+		bench_die("mm_alloc", PTR_ERR(s->mm));
 	a = vm_mmap(s->mm, 0, bytes, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS);
 	if (IS_ERR_VALUE(a))
-		die("vm_mmap", a);
+		bench_die("vm_mmap", a);
 	s->addr = a;
 	if (op == MM_SNAP_THP && vm_madvise(s->mm, a, bytes, MADV_HUGEPAGE))
-		die("vm_madvise", -1);
+		bench_die("vm_madvise", -1);
 	if (mmu_interval_notifier_insert(&s->mni, s->mm, a, bytes, &bench_ops))
-		die("mmu_interval_notifier_insert", -1);
+		bench_die("mmu_interval_notifier_insert", -1);
 	if (!s->pfns)
 		s->pfns = calloc(bytes >> PAGE_SHIFT, sizeof(*s->pfns));
 	if (!s->pfns)
-		die("calloc", -ENOMEM);
+		bench_die("calloc", -ENOMEM);
 	/* Bring the result array into host memory (untimed). */
 	memset(s->pfns, 0, (bytes >> PAGE_SHIFT) * sizeof(*s->pfns));
 }
@@ -306,7 +198,7 @@ static double side_hmm(struct mm_side *s, unsigned long dflt)
 		.hmm_pfns = s->pfns,
 		.default_flags = dflt,
 	};
-	double t0 = now_ns(), t;
+	double t0 = bench_now_ns(), t;
 	int ret;
 
 	do {
@@ -315,9 +207,9 @@ static double side_hmm(struct mm_side *s, unsigned long dflt)
 		ret = hmm_range_fault(&r);
 		mmap_read_unlock(s->mm);
 	} while (ret == -EBUSY);
-	t = now_ns() - t0;
+	t = bench_now_ns() - t0;
 	if (ret)
-		die("hmm_range_fault", ret);
+		bench_die("hmm_range_fault", ret);
 	return t;
 }
 
@@ -331,13 +223,13 @@ static void side_check(struct mm_side *s, unsigned int order)
 		if ((s->pfns[i] & HMM_PFN_FLAGS) !=
 		    (HMM_PFN_VALID | HMM_PFN_WRITE |
 		     ((unsigned long)order << HMM_PFN_ORDER_SHIFT)))
-			die("result word flags", (long)i);
+			bench_die("result word flags", (long)i);
 	if (follow_pte_pfn(s->mm, s->addr, &pfn, &e) ||
 	    pfn != (s->pfns[0] & ~HMM_PFN_FLAGS))
-		die("result pfn (first page)", -1);
+		bench_die("result pfn (first page)", -1);
 	if (follow_pte_pfn(s->mm, s->addr + s->bytes - PAGE_SIZE, &pfn, &e) ||
 	    pfn != (s->pfns[n - 1] & ~HMM_PFN_FLAGS))
-		die("result pfn (last page)", -1);
+		bench_die("result pfn (last page)", -1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -367,9 +259,9 @@ static struct result run_snap(bool thp, unsigned long bytes, int reps)
 	side_check(&s, thp ? PMD_SHIFT - PAGE_SHIFT : 0);
 	side_teardown(&s);
 	free(s.pfns);
-	r.mm_med = median(mmv, reps);
+	r.mm_med = bench_median(mmv, reps);
 	r.mm_min = mmv[0];
-	r.k_med = median(kv, reps);
+	r.k_med = bench_median(kv, reps);
 	r.k_min = kv[0];
 	return r;
 }
@@ -394,24 +286,11 @@ static struct result run_fault(unsigned long bytes, int reps)
 		}
 	}
 	free(s.pfns);
-	r.mm_med = median(mmv, reps);
+	r.mm_med = bench_median(mmv, reps);
 	r.mm_min = mmv[0];
-	r.k_med = median(kv, reps);
+	r.k_med = bench_median(kv, reps);
 	r.k_min = kv[0];
 	return r;
-}
-
-static void read_sys(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	snprintf(buf, len, "unknown");
-	if (!f)
-		return;
-	if (!fgets(buf, len, f))
-		snprintf(buf, len, "unknown");
-	buf[strcspn(buf, "\n")] = 0;
-	fclose(f);
 }
 
 static void print_machine(unsigned long bytes, int reps)
@@ -435,10 +314,10 @@ static void print_machine(unsigned long bytes, int reps)
 		}
 		fclose(f);
 	}
-	read_sys("/proc/sys/kernel/osrelease", release, sizeof(release));
-	read_sys("/sys/kernel/mm/transparent_hugepage/enabled", thp,
-		 sizeof(thp));
-	read_sys("/proc/loadavg", load, sizeof(load));
+	bench_read_sys("/proc/sys/kernel/osrelease", release, sizeof(release));
+	bench_read_sys("/sys/kernel/mm/transparent_hugepage/enabled", thp,
+		       sizeof(thp));
+	bench_read_sys("/proc/loadavg", load, sizeof(load));
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
 	printf("# bench_hmm  %s\n", date);
 	printf("# cpu: %s (%d logical cpus); host kernel %s\n", model, cpus,
@@ -492,6 +371,7 @@ int main(int argc, char **argv)
 	int reps = REPS_FULL;
 	bool check = false, ok = true;
 	const char *only = NULL;
+	bench_name = "bench_hmm";
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
@@ -513,13 +393,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (reps < 1 || reps > MAX_REPS || mb < 2 || mb % 2)
-		die("arguments", -EINVAL);
+		bench_die("arguments", -EINVAL);
 	unsigned long bytes = mb << 20, pages = bytes >> PAGE_SHIFT;
 
-	host_start();
+	host_start(host_run);
 	/* Room for one populated region plus its tables and slack. */
 	if (mem_init(ALIGN_UP(2 * bytes + (64UL << 20), 1UL << 30)))
-		die("mem_init", -ENOMEM);
+		bench_die("mem_init", -ENOMEM);
 	print_machine(bytes, reps);
 
 	if (!only || !strcmp(only, "snap")) {

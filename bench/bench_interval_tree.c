@@ -34,6 +34,7 @@
 #include <time.h>
 #include <mmirror/interval_tree.h>
 #include <mmirror/list.h>
+#include "bench_util.h"
 
 #define PAGE_SHIFT_B 12
 #define VA_BITS 47
@@ -83,32 +84,9 @@ static void random_range(unsigned long *start, unsigned long *last)
 	*last = s + (pages << PAGE_SHIFT_B) - 1;
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sorts @v; returns the median.  v[0] is then the minimum. */
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* @v: the REPS per-op times; prints median and minimum. */
 static double print_row(long n, const char *op, double *v, double k, long ops)
 {
-	double med = median(v, REPS);
+	double med = bench_median(v, REPS);
 	char kbuf[16] = "-";
 
 	if (k >= 0)
@@ -224,14 +202,14 @@ static void bench_n(long n)
 			order[i] = order[j];
 			order[j] = i;
 		}
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		for (long i = 0; i < n; i++)
 			interval_tree_insert(&nodes[i].it, &root);
-		t_ins[r] = (now_ns() - t0) / n;
-		t0 = now_ns();
+		t_ins[r] = (bench_now_ns() - t0) / n;
+		t0 = bench_now_ns();
 		for (long i = 0; i < n; i++)
 			interval_tree_remove(&nodes[order[i]].it, &root);
-		t_rem[r] = (now_ns() - t0) / n;
+		t_rem[r] = (bench_now_ns() - t0) / n;
 		if (!RB_EMPTY_ROOT(&root.rb_root)) {
 			fprintf(stderr, "tree not empty after removes\n");
 			exit(1);
@@ -250,24 +228,24 @@ static void bench_n(long n)
 		char name[40];
 
 		for (int r = 0; r < REPS; r++) {
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 			size_t c = 0;
 
 			for (int i = 0; i < NQUERY; i++)
 				c += tree_count(&root, q[i].s, q[i].l);
-			t[r] = (now_ns() - t0) / NQUERY;
+			t[r] = (bench_now_ns() - t0) / NQUERY;
 			sink = c;
 		}
 		tree_ns = print_row(n, qname[cls], t, k, NQUERY);
 		if (!nlin)
 			continue;
 		for (int r = 0; r < REPS; r++) {
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 			size_t c = 0;
 
 			for (int i = 0; i < nlin; i++)
 				c += list_count(&list, q[i].s, q[i].l);
-			t[r] = (now_ns() - t0) / nlin;
+			t[r] = (bench_now_ns() - t0) / nlin;
 			sink = c;
 		}
 		snprintf(name, sizeof(name), "%s linear", qname[cls] + 6);
@@ -333,11 +311,11 @@ static void print_machine(void)
 int main(int argc, char **argv)
 {
 	long ns[] = { 1000, 10000, 100000, 1000000 };
-	double t0 = now_ns();
+	double t0 = bench_now_ns();
 
 	print_machine();
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
 		bench_n(ns[i]);
-	printf("\n# total %.1f s\n", (now_ns() - t0) / 1e9);
+	printf("\n# total %.1f s\n", (bench_now_ns() - t0) / 1e9);
 	return 0;
 }

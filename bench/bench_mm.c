@@ -55,6 +55,7 @@
 #include <sys/wait.h>
 #include <mmirror/cpu.h>
 #include <mmirror/mm.h>
+#include "bench_util.h"
 
 #define REPS_FULL 5
 #define REPS_QUICK 3
@@ -64,34 +65,6 @@
 
 static volatile unsigned long sink;
 static bool verbose; /* --verbose: print every repetition */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sorts @v; returns the median.  v[0] is then the minimum. */
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void __attribute__((noreturn)) die(const char *what, long err)
-{
-	fprintf(stderr, "bench_mm: %s failed (%ld)\n", what, err);
-	exit(1);
-}
 
 /* ------------------------------------------------------------------------ */
 /* The kernel side: a helper process that measures one repetition per     */
@@ -104,40 +77,8 @@ enum host_op {
 	HOST_MUNMAP,
 	HOST_FORK,
 	HOST_FORK_EMPTY, /* fork() of the helper alone: the fixed cost */
-	HOST_QUIT,
 };
 
-struct host_req {
-	int op;
-	unsigned long bytes;
-};
-
-struct host_res {
-	double ns; /* the timed section */
-	long anon_huge_kb; /* AnonHugePages while mapped, -1 unknown */
-	int err; /* 0, or an errno */
-};
-
-static int to_host = -1, from_host = -1;
-static pid_t host_pid;
-
-/* AnonHugePages of this process in kB, or -1 if the kernel does not say. */
-static long anon_huge_kb(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* Map @bytes private anonymous, 2 MiB aligned; *@raw/@raw_len to unmap. */
 static char *host_map(unsigned long bytes, int advice, char **raw,
 		      unsigned long *raw_len)
 {
@@ -186,34 +127,34 @@ static struct host_res host_run(const struct host_req *rq)
 	switch (rq->op) {
 	case HOST_FAULT_4K:
 	case HOST_FAULT_THP:
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		host_touch(a, rq->bytes);
-		r.ns = now_ns() - t0;
-		r.anon_huge_kb = anon_huge_kb();
+		r.ns = bench_now_ns() - t0;
+		r.anon_huge_kb = bench_anon_huge_kb();
 		break;
 	case HOST_MUNMAP:
 		host_touch(a, rq->bytes);
-		r.anon_huge_kb = anon_huge_kb();
+		r.anon_huge_kb = bench_anon_huge_kb();
 		/* Unmap the alignment slack first: time the populated part. */
 		if (a > raw)
 			munmap(raw, a - raw);
 		if (raw + raw_len > a + rq->bytes)
 			munmap(a + rq->bytes, raw + raw_len - (a + rq->bytes));
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (munmap(a, rq->bytes))
 			r.err = errno;
-		r.ns = now_ns() - t0;
+		r.ns = bench_now_ns() - t0;
 		return r;
 	case HOST_FORK:
 	case HOST_FORK_EMPTY:
 		if (a)
 			host_touch(a, rq->bytes);
-		r.anon_huge_kb = anon_huge_kb();
-		t0 = now_ns();
+		r.anon_huge_kb = bench_anon_huge_kb();
+		t0 = bench_now_ns();
 		pid = fork();
 		if (pid == 0)
 			_exit(0);
-		r.ns = now_ns() - t0;
+		r.ns = bench_now_ns() - t0;
 		if (pid < 0)
 			r.err = errno;
 		else
@@ -225,61 +166,13 @@ static struct host_res host_run(const struct host_req *rq)
 	return r;
 }
 
-static void __attribute__((noreturn)) host_loop(int rfd, int wfd)
-{
-	struct host_req rq;
-	struct host_res r;
-
-	while (read(rfd, &rq, sizeof(rq)) == sizeof(rq) && rq.op != HOST_QUIT) {
-		r = host_run(&rq);
-		if (write(wfd, &r, sizeof(r)) != sizeof(r))
-			_exit(1);
-	}
-	_exit(0);
-}
-
-/* Fork the kernel-side helper; must run before the arena exists. */
-static void host_start(void)
-{
-	int req[2], res[2];
-
-	if (pipe(req) || pipe(res))
-		die("pipe", errno);
-	fflush(NULL);
-	host_pid = fork();
-	if (host_pid < 0)
-		die("fork", errno);
-	if (host_pid == 0) {
-		close(req[1]);
-		close(res[0]);
-		host_loop(req[0], res[1]);
-	}
-	close(req[0]);
-	close(res[1]);
-	to_host = req[1];
-	from_host = res[0];
-}
-
-static void host_stop(void)
-{
-	struct host_req rq = { .op = HOST_QUIT };
-
-	if (write(to_host, &rq, sizeof(rq)) != sizeof(rq))
-		die("write to helper", errno);
-	waitpid(host_pid, NULL, 0);
-}
-
 /* One kernel repetition: ns of the timed section. */
 static double host_rep(int op, unsigned long bytes, long *huge_kb)
 {
-	struct host_req rq = { .op = op, .bytes = bytes };
-	struct host_res r;
+	struct host_res r = host_call(op, bytes);
 
-	if (write(to_host, &rq, sizeof(rq)) != sizeof(rq) ||
-	    read(from_host, &r, sizeof(r)) != sizeof(r))
-		die("helper I/O", errno);
 	if (r.err)
-		die("host mmap/munmap/fork", -r.err);
+		bench_die("host mmap/munmap/fork", -r.err);
 	if (huge_kb)
 		*huge_kb = r.anon_huge_kb;
 	return r.ns;
@@ -299,14 +192,14 @@ static unsigned long mm_map(struct mm_struct *mm, unsigned long bytes,
 	int ret;
 
 	if (IS_ERR_VALUE(addr))
-		die("vm_mmap", addr);
+		bench_die("vm_mmap", addr);
 	if (huge) {
 		/* Kernel-chosen placement of >= 2 MiB is 2 MiB aligned. */
 		if (addr & (PMD_SIZE - 1))
-			die("vm_mmap 2 MiB alignment", addr);
+			bench_die("vm_mmap 2 MiB alignment", addr);
 		ret = vm_madvise(mm, addr, bytes, MADV_HUGEPAGE);
 		if (ret)
-			die("vm_madvise(MADV_HUGEPAGE)", ret);
+			bench_die("vm_madvise(MADV_HUGEPAGE)", ret);
 	}
 	return addr;
 }
@@ -318,7 +211,7 @@ static void mm_touch(struct sim_cpu *cpu, unsigned long addr,
 		int ret = cpu_store_u64(cpu, addr + off, off);
 
 		if (ret)
-			die("cpu_store_u64", ret);
+			bench_die("cpu_store_u64", ret);
 	}
 }
 
@@ -333,9 +226,10 @@ static void mm_check_leaves(struct mm_struct *mm, unsigned long addr,
 		int ret = follow_pte_pfn(mm, addr + off, &pfn, &entry);
 
 		if (ret)
-			die("follow_pte_pfn", ret);
+			bench_die("follow_pte_pfn", ret);
 		if (!!(entry & _PAGE_PSE) != huge)
-			die(huge ? "THP: no PMD leaf" : "4K: a huge leaf", off);
+			bench_die(huge ? "THP: no PMD leaf" : "4K: a huge leaf",
+				  off);
 	}
 }
 
@@ -350,46 +244,46 @@ static double mm_rep(int op, unsigned long bytes)
 	int ret;
 
 	if (IS_ERR_OR_NULL(mm))
-		die("mm_alloc", PTR_ERR(mm));
+		bench_die("mm_alloc", PTR_ERR(mm));
 	addr = mm_map(mm, bytes, op == MM_FAULT_THP);
 	cpu = cpu_create(mm);
 	if (IS_ERR(cpu))
-		die("cpu_create", PTR_ERR(cpu));
+		bench_die("cpu_create", PTR_ERR(cpu));
 
 	switch (op) {
 	case MM_FAULT_4K:
 	case MM_FAULT_THP:
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		mm_touch(cpu, addr, bytes);
-		ns = now_ns() - t0;
+		ns = bench_now_ns() - t0;
 		mm_check_leaves(mm, addr, bytes, op == MM_FAULT_THP);
 		if (cpu->faults !=
 		    (op == MM_FAULT_THP ? npages / HPAGE_PMD_NR : npages))
-			die("fault count", cpu->faults);
+			bench_die("fault count", cpu->faults);
 		break;
 	case MM_MUNMAP:
 		mm_touch(cpu, addr, bytes);
 		mm_check_leaves(mm, addr, bytes, false);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		ret = vm_munmap(mm, addr, bytes);
-		ns = now_ns() - t0;
+		ns = bench_now_ns() - t0;
 		if (ret)
-			die("vm_munmap", ret);
+			bench_die("vm_munmap", ret);
 		if (get_mm_counter(mm, MM_ANONPAGES) ||
 		    follow_pte_pfn(mm, addr, &pfn, &entry) != -ENOENT)
-			die("vm_munmap left pages", 0);
+			bench_die("vm_munmap left pages", 0);
 		break;
 	case MM_FORK:
 		mm_touch(cpu, addr, bytes);
 		mm_check_leaves(mm, addr, bytes, false);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		child = mm_fork(mm);
-		ns = now_ns() - t0;
+		ns = bench_now_ns() - t0;
 		if (IS_ERR_OR_NULL(child))
-			die("mm_fork", PTR_ERR(child));
+			bench_die("mm_fork", PTR_ERR(child));
 		if (get_mm_counter(child, MM_ANONPAGES) != npages)
-			die("mm_fork child RSS",
-			    get_mm_counter(child, MM_ANONPAGES));
+			bench_die("mm_fork child RSS",
+				  get_mm_counter(child, MM_ANONPAGES));
 		mm_exit(child);
 		break;
 	}
@@ -445,28 +339,15 @@ static struct result run_bench(const struct bench *b, unsigned long bytes,
 			printf("#   %s rep %d: mmirror %.1f, kernel %.1f ns/pg\n",
 			       b->name, i, tm[i], tk[i]);
 	}
-	r.mm_med = median(tm, reps);
+	r.mm_med = bench_median(tm, reps);
 	r.mm_min = tm[0];
-	r.k_med = median(tk, reps);
+	r.k_med = bench_median(tk, reps);
 	r.k_min = tk[0];
 	printf("%-10s %7lu %10.1f %9.1f %10.1f %9.1f %7.2f  %s\n", r.name,
 	       bytes >> PAGE_SHIFT, r.mm_med, r.mm_min, r.k_med, r.k_min,
 	       r.mm_med / r.k_med, r.mm_med <= r.k_med ? "met" : "MISSED");
 	fflush(stdout);
 	return r;
-}
-
-static void read_sys(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	snprintf(buf, len, "unknown");
-	if (!f)
-		return;
-	if (!fgets(buf, len, f))
-		snprintf(buf, len, "unknown");
-	buf[strcspn(buf, "\n")] = 0;
-	fclose(f);
 }
 
 static void print_machine(unsigned long bytes, int reps)
@@ -493,12 +374,12 @@ static void print_machine(unsigned long bytes, int reps)
 		}
 		fclose(f);
 	}
-	read_sys("/proc/sys/kernel/osrelease", release, sizeof(release));
-	read_sys("/sys/kernel/mm/transparent_hugepage/enabled", thp,
-		 sizeof(thp));
-	read_sys("/sys/kernel/mm/transparent_hugepage/defrag", defrag,
-		 sizeof(defrag));
-	read_sys("/proc/loadavg", load, sizeof(load));
+	bench_read_sys("/proc/sys/kernel/osrelease", release, sizeof(release));
+	bench_read_sys("/sys/kernel/mm/transparent_hugepage/enabled", thp,
+		       sizeof(thp));
+	bench_read_sys("/sys/kernel/mm/transparent_hugepage/defrag", defrag,
+		       sizeof(defrag));
+	bench_read_sys("/proc/loadavg", load, sizeof(load));
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
 	printf("# bench_mm  %s\n", date);
 	printf("# cpu: %s (%d logical cpus); host kernel %s\n", model, cpus,
@@ -562,7 +443,8 @@ int main(int argc, char **argv)
 	bool check = false, ran = false; /* ran: --only names a figure */
 	struct result res[ARRAY_SIZE(benches)];
 	double fork_empty[MAX_REPS];
-	double t0 = now_ns();
+	double t0 = bench_now_ns();
+	bench_name = "bench_mm";
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
@@ -597,11 +479,11 @@ int main(int argc, char **argv)
 	}
 
 	/* Before the arena exists: see the comment at the top. */
-	host_start();
+	host_start(host_run);
 	/* At most two regions (fork parent and child share frames) live. */
 	ret = mem_init(2UL << 30);
 	if (ret && ret != -EBUSY)
-		die("mem_init", ret);
+		bench_die("mem_init", ret);
 	thp_set_mode(THP_MADVISE, false);
 
 	print_machine(mb << 20, reps);
@@ -629,8 +511,8 @@ int main(int argc, char **argv)
 	}
 	printf("# kernel fork() of the helper without the region: %.1f us "
 	       "(median; inside the kernel fork figure: %.1f ns/pg)\n",
-	       median(fork_empty, reps) / 1e3,
-	       median(fork_empty, reps) / (mb << 8));
+	       bench_median(fork_empty, reps) / 1e3,
+	       bench_median(fork_empty, reps) / (mb << 8));
 	printf("# floors (issue 3: at least as fast as the kernel per "
 	       "page):\n");
 	for (size_t i = 0; i < ARRAY_SIZE(benches); i++) {
@@ -646,6 +528,6 @@ int main(int argc, char **argv)
 	}
 	printf("# %s\n", missed ? "NOT all floors met in this run" :
 				  "all floors met in this run");
-	printf("# total %.1f s\n", (now_ns() - t0) / 1e9);
+	printf("# total %.1f s\n", (bench_now_ns() - t0) / 1e9);
 	return check && missed ? 2 : 0;
 }

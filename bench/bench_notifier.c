@@ -37,39 +37,13 @@
 #include <mmirror/page.h>
 #include <mmirror/slab.h>
 #include <mmirror/spinlock.h>
+#include "bench_util.h"
 
 #define REPS 5
 #define PG 4096UL
 #define PROBE 0x200000000000UL /* 32 TiB: the probe range's start */
 #define PROBE_LEN (4 * PG)
 #define MUNMAP_BYTES (256UL << 20)
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void __attribute__((noreturn)) die(const char *what, long err)
-{
-	fprintf(stderr, "bench_notifier: %s failed (%ld)\n", what, err);
-	exit(1);
-}
 
 static uint64_t rnd_state = 1;
 
@@ -140,7 +114,7 @@ static struct bsub *make_subs(long n, int k)
 	struct bsub *v = calloc(n, sizeof(*v));
 
 	if (!v)
-		die("calloc", n);
+		bench_die("calloc", n);
 	for (long i = 0; i < n; i++) {
 		struct bsub *b = &v[i];
 		unsigned long len = (1 + rnd() % 16) * PG;
@@ -163,7 +137,7 @@ static struct bsub *make_subs(long n, int k)
 static double time_invalidations(struct mm_struct *mm, long iters)
 {
 	struct mmu_notifier_range r;
-	double t0 = now_ns();
+	double t0 = bench_now_ns();
 
 	for (long i = 0; i < iters; i++) {
 		mmu_notifier_range_init(&r, MMU_NOTIFY_CLEAR, 0, mm, PROBE,
@@ -171,7 +145,7 @@ static double time_invalidations(struct mm_struct *mm, long iters)
 		mmu_notifier_invalidate_range_start(&r);
 		mmu_notifier_invalidate_range_end(&r);
 	}
-	return (now_ns() - t0) / iters;
+	return (bench_now_ns() - t0) / iters;
 }
 
 /* Median ns per start+end; iterations sized to ~20 ms per repetition. */
@@ -184,7 +158,7 @@ static double measure(struct mm_struct *mm)
 	time_invalidations(mm, iters / 4 + 1); /* warm-up */
 	for (int i = 0; i < REPS; i++)
 		v[i] = time_invalidations(mm, iters);
-	return median(v, REPS);
+	return bench_median(v, REPS);
 }
 
 static bool floors_ok = true;
@@ -215,15 +189,16 @@ static __maybe_unused void bench_invalidate(void)
 			tm = mm_alloc();
 			lm = mm_alloc();
 			if (IS_ERR(tm) || IS_ERR(lm))
-				die("mm_alloc", 0);
+				bench_die("mm_alloc", 0);
 			for (long i = 0; i < n; i++) {
 				int ret = mmu_interval_notifier_insert(
 					&v[i].mni, tm, v[i].start,
 					v[i].end - v[i].start, &bsub_ops);
 
 				if (ret)
-					die("mmu_interval_notifier_insert",
-					    ret);
+					bench_die(
+						"mmu_interval_notifier_insert",
+						ret);
 			}
 			memset(&d, 0, sizeof(d));
 			INIT_LIST_HEAD(&d.ranges);
@@ -231,7 +206,7 @@ static __maybe_unused void bench_invalidate(void)
 				list_add_tail(&v[i].list, &d.ranges);
 			d.mn.ops = &list_ops;
 			if (mmu_notifier_register(&d.mn, lm))
-				die("mmu_notifier_register", 0);
+				bench_die("mmu_notifier_register", 0);
 
 			tree = measure(tm);
 			list = measure(lm);
@@ -274,13 +249,13 @@ static double munmap_rep(long nsubs)
 	int ret;
 
 	if (IS_ERR(mm))
-		die("mm_alloc", PTR_ERR(mm));
+		bench_die("mm_alloc", PTR_ERR(mm));
 	addr = vm_mmap(mm, 0, MUNMAP_BYTES, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE);
 	if (IS_ERR_VALUE(addr))
-		die("vm_mmap", addr);
+		bench_die("vm_mmap", addr);
 	if (get_mm_counter(mm, MM_ANONPAGES) != MUNMAP_BYTES / PG)
-		die("MAP_POPULATE", get_mm_counter(mm, MM_ANONPAGES));
+		bench_die("MAP_POPULATE", get_mm_counter(mm, MM_ANONPAGES));
 	if (nsubs) {
 		/* make_subs avoids the probe; keep them off the region too. */
 		v = make_subs(nsubs, 0);
@@ -294,17 +269,17 @@ static double munmap_rep(long nsubs)
 				&v[i].mni, mm, v[i].start,
 				v[i].end - v[i].start, &bsub_ops);
 			if (ret)
-				die("mmu_interval_notifier_insert", ret);
+				bench_die("mmu_interval_notifier_insert", ret);
 		}
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	ret = vm_munmap(mm, addr, MUNMAP_BYTES);
-	ns = now_ns() - t0;
+	ns = bench_now_ns() - t0;
 	if (ret)
-		die("vm_munmap", ret);
+		bench_die("vm_munmap", ret);
 	if (get_mm_counter(mm, MM_ANONPAGES) ||
 	    follow_pte_pfn(mm, addr, &pfn, &entry) != -ENOENT)
-		die("vm_munmap left pages", 0);
+		bench_die("vm_munmap left pages", 0);
 	for (long i = 0; i < nsubs; i++)
 		mmu_interval_notifier_remove(&v[i].mni);
 	free(v);
@@ -354,7 +329,7 @@ static __maybe_unused void bench_munmap(const char *argv0)
 		}
 	}
 	if (have_nohooks) {
-		nohooks_med = median(base, REPS);
+		nohooks_med = bench_median(base, REPS);
 		printf("%-34s %10.2f %10s\n",
 		       "no hooks (bench_notifier_nohooks)", nohooks_med / 1e6,
 		       "1.00");
@@ -373,7 +348,7 @@ static __maybe_unused void bench_munmap(const char *argv0)
 			for (int i = 0; i < REPS; i++)
 				v[i] = munmap_rep(subs[s]);
 		}
-		med = median(v, REPS);
+		med = bench_median(v, REPS);
 		snprintf(name, sizeof(name), "hooks, %ld non-overlapping subs",
 			 subs[s]);
 		if (nohooks_med > 0)
@@ -427,6 +402,7 @@ static __maybe_unused void print_header(void)
 
 int main(int argc, char **argv)
 {
+	bench_name = "bench_notifier";
 #ifdef MMIRROR_NO_NOTIFIER_HOOKS
 	/*
 	 * The nohooks build: only the munmap baseline.  `make bench` runs
@@ -450,7 +426,7 @@ int main(int argc, char **argv)
 			v[i] = munmap_rep(0);
 		printf("munmap %lu MiB populated, no hooks: %.2f ms (median "
 		       "of %d)\n",
-		       MUNMAP_BYTES >> 20, median(v, REPS) / 1e6, REPS);
+		       MUNMAP_BYTES >> 20, bench_median(v, REPS) / 1e6, REPS);
 	}
 	return 0;
 #else
