@@ -295,25 +295,12 @@ static struct result run_fault(unsigned long bytes, int reps)
 
 static void print_machine(unsigned long bytes, int reps)
 {
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[256], model[200] = "unknown", thp[128], release[128];
+	char model[200] = "unknown", thp[128], release[128];
 	char load[128], date[64];
 	time_t now = time(NULL);
 	int cpus = 0;
 
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *c = strchr(line, ':');
-
-			if (strncmp(line, "model name", 10) || !c)
-				continue;
-			if (!cpus++) {
-				snprintf(model, sizeof(model), "%s", c + 2);
-				model[strcspn(model, "\n")] = 0;
-			}
-		}
-		fclose(f);
-	}
+	cpus = bench_cpu_model(model, sizeof(model));
 	bench_read_sys("/proc/sys/kernel/osrelease", release, sizeof(release));
 	bench_read_sys("/sys/kernel/mm/transparent_hugepage/enabled", thp,
 		       sizeof(thp));

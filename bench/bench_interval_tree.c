@@ -261,27 +261,12 @@ static void bench_n(long n)
 
 static void print_machine(void)
 {
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[256], model[200] = "unknown";
+	char model[200] = "unknown";
 	int cpus = 0;
 	time_t now = time(NULL);
 	char date[64];
 
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			if (!strncmp(line, "model name", 10)) {
-				char *c = strchr(line, ':');
-
-				if (c && !cpus) {
-					snprintf(model, sizeof(model), "%s",
-						 c + 2);
-					model[strcspn(model, "\n")] = 0;
-				}
-				cpus++;
-			}
-		}
-		fclose(f);
-	}
+	cpus = bench_cpu_model(model, sizeof(model));
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
 	printf("# bench_interval_tree  %s\n", date);
 	printf("# cpu: %s (%d logical cpus)\n", model, cpus);

@@ -352,28 +352,13 @@ static struct result run_bench(const struct bench *b, unsigned long bytes,
 
 static void print_machine(unsigned long bytes, int reps)
 {
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[256], model[200] = "unknown", thp[128], defrag[128];
+	char model[200] = "unknown", thp[128], defrag[128];
 	char load[128];
 	int cpus = 0;
 	time_t now = time(NULL);
 	char date[64], release[128];
 
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			if (!strncmp(line, "model name", 10)) {
-				char *c = strchr(line, ':');
-
-				if (c && !cpus) {
-					snprintf(model, sizeof(model), "%s",
-						 c + 2);
-					model[strcspn(model, "\n")] = 0;
-				}
-				cpus++;
-			}
-		}
-		fclose(f);
-	}
+	cpus = bench_cpu_model(model, sizeof(model));
 	bench_read_sys("/proc/sys/kernel/osrelease", release, sizeof(release));
 	bench_read_sys("/sys/kernel/mm/transparent_hugepage/enabled", thp,
 		       sizeof(thp));

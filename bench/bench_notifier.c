@@ -366,23 +366,8 @@ static __maybe_unused void bench_munmap(const char *argv0)
 
 static __maybe_unused void print_header(void)
 {
-	char model[200] = "unknown", line[256];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	int cpus = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "model name", 10)) {
-			char *c = strchr(line, ':');
-
-			if (c && !cpus) {
-				snprintf(model, sizeof(model), "%s", c + 2);
-				model[strcspn(model, "\n")] = 0;
-			}
-			cpus++;
-		}
-	}
-	if (f)
-		fclose(f);
+	char model[200];
+	int cpus = bench_cpu_model(model, sizeof(model));
 	printf("# bench_notifier: interval-notifier invalidation cost vs a "
 	       "linear list, and the munmap hook cost\n");
 	printf("# cpu: %s (%d logical cpus); compiler %s, %s\n", model, cpus,

@@ -84,6 +84,32 @@ static inline void bench_read_sys(const char *path, char *buf, size_t len)
 	fclose(f);
 }
 
+/* The CPU model name into @model and the number of logical CPUs. */
+static inline int bench_cpu_model(char *model, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+	int cpus = 0;
+
+	snprintf(model, len, "unknown");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *c;
+
+		if (strncmp(line, "model name", 10))
+			continue;
+		c = strchr(line, ':');
+		if (c && !cpus) {
+			snprintf(model, len, "%s", c + 2);
+			model[strcspn(model, "\n")] = 0;
+		}
+		cpus++;
+	}
+	fclose(f);
+	return cpus;
+}
+
 /* --- the kernel-side helper process ------------------------------------- */
 
 #define HOST_OP_QUIT (-1)

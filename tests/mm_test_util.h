@@ -46,6 +46,16 @@ static inline unsigned long test_pfn_at(struct mm_struct *mm, unsigned long va,
 	return pfn;
 }
 
+/* Anonymous memory placed by the kernel; the mapping must succeed. */
+static inline long test_map(struct mm_struct *mm, unsigned long len,
+			    unsigned long prot, unsigned long flags)
+{
+	long a = vm_mmap(mm, 0, len, prot, flags | MAP_ANONYMOUS);
+
+	assert_false(IS_ERR_VALUE(a));
+	return a;
+}
+
 /* A load/store that must succeed. */
 static inline u64 test_load(struct sim_cpu *cpu, unsigned long va)
 {

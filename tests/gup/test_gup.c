@@ -25,15 +25,6 @@ static int teardown(void **state)
 
 #define RW (PROT_READ | PROT_WRITE)
 
-static long map(struct mm_struct *mm, unsigned long len, unsigned long prot,
-		unsigned long flags)
-{
-	long a = vm_mmap(mm, 0, len, prot, flags | MAP_ANONYMOUS);
-
-	assert_false(IS_ERR_VALUE(a));
-	return a;
-}
-
 static long gup(struct mm_struct *mm, unsigned long start, unsigned long nr,
 		unsigned int flags, struct page **pages)
 {
@@ -60,7 +51,7 @@ static void test_get_pin_accounting(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE);
 	struct page *pages[4];
 	int ref[4];
 
@@ -112,7 +103,7 @@ static void test_get_pin_accounting(void **state)
 static void test_unpin_dirty_lock(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
-	long a = map(mm, 2 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_POPULATE);
+	long a = test_map(mm, 2 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_POPULATE);
 	struct page *pages[2];
 
 	assert_int_equal(pin(mm, a, 2, FOLL_WRITE, pages), 2);
@@ -130,7 +121,7 @@ static void test_unpin_dirty_lock(void **state)
 static void test_zero_page(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
-	long a = map(mm, PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, PAGE_SIZE, RW, MAP_PRIVATE);
 	struct page *zp = ZERO_PAGE(0), *page;
 	int ref = page_ref_count(zp);
 
@@ -156,7 +147,7 @@ static void test_write_breaks_cow(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
 	struct page *page;
 
 	test_store(cpu, a, 5);
@@ -199,8 +190,8 @@ static void test_force_readonly(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, 3 * PAGE_SIZE, RW, MAP_PRIVATE);
-	long s = map(mm, PAGE_SIZE, PROT_READ, MAP_SHARED);
+	long a = test_map(mm, 3 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long s = test_map(mm, PAGE_SIZE, PROT_READ, MAP_SHARED);
 	struct page *page;
 	u64 e = 0;
 
@@ -253,7 +244,7 @@ static void test_nofault_and_partial(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
 	struct page *pages[4];
 
 	assert_int_equal(gup(mm, a, 1, FOLL_NOFAULT, pages), -EFAULT);
@@ -268,7 +259,7 @@ static void test_nofault_and_partial(void **state)
 	put_page(pages[1]);
 	assert_int_equal(gup(mm, a + 2 * PAGE_SIZE, 1, 0, pages), -EFAULT);
 	/* A VMA without access. */
-	long n = map(mm, PAGE_SIZE, PROT_NONE, MAP_PRIVATE);
+	long n = test_map(mm, PAGE_SIZE, PROT_NONE, MAP_PRIVATE);
 	assert_int_equal(gup(mm, n, 1, 0, pages), -EFAULT);
 	cpu_destroy(cpu);
 	mm_exit(mm);
@@ -277,7 +268,7 @@ static void test_nofault_and_partial(void **state)
 static void test_remote_and_unlocked(void **state)
 {
 	struct mm_struct *other = mm_alloc();
-	long a = map(other, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(other, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
 	struct page *pages[2];
 
 	mmap_read_lock(other);
@@ -308,7 +299,7 @@ static void test_remote_and_unlocked(void **state)
 static void test_huge_leaves(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
-	long a = map(mm, 2 * PMD_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, 2 * PMD_SIZE, RW, MAP_PRIVATE);
 	struct page *pages[8];
 
 	assert_int_equal(vm_madvise(mm, a, 2 * PMD_SIZE, MADV_HUGEPAGE), 0);
@@ -343,7 +334,7 @@ static void test_huge_leaves(void **state)
 static void test_bad_input(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
-	long a = map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_POPULATE);
+	long a = test_map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_POPULATE);
 	struct page *pages[4];
 	unsigned long w;
 
@@ -401,7 +392,7 @@ static void test_fork_with_pin(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	long a = test_map(mm, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	struct page *page;
 	u64 e = 0;
 
@@ -430,7 +421,7 @@ static void test_pin_survives_munmap(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, PAGE_SIZE, RW, MAP_PRIVATE);
 	struct page *page;
 
 	test_store(cpu, a, 42);

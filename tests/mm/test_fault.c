@@ -24,22 +24,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-static long map(struct mm_struct *mm, unsigned long len, unsigned long prot,
-		unsigned long flags)
-{
-	long a = vm_mmap(mm, 0, len, prot, flags | MAP_ANONYMOUS);
-
-	assert_false(IS_ERR_VALUE(a));
-	return a;
-}
-
 #define RW (PROT_READ | PROT_WRITE)
 
 static void test_anonymous_faults(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE);
 	u64 e = 0;
 
 	/* A read maps the shared zero page, read-only. */
@@ -71,8 +62,8 @@ static void test_access_errors(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long ro = map(mm, PAGE_SIZE, PROT_READ, MAP_PRIVATE);
-	long none = map(mm, PAGE_SIZE, PROT_NONE, MAP_PRIVATE);
+	long ro = test_map(mm, PAGE_SIZE, PROT_READ, MAP_PRIVATE);
+	long none = test_map(mm, PAGE_SIZE, PROT_NONE, MAP_PRIVATE);
 	u64 v;
 
 	assert_int_equal(test_load(cpu, ro), 0);
@@ -95,7 +86,7 @@ static void test_fork_cow(void **state)
 {
 	struct mm_struct *parent = mm_alloc();
 	struct sim_cpu *pc = cpu_create(parent);
-	long a = map(parent, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(parent, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
 
 	test_store(pc, a, 100);
 	test_store(pc, a + PAGE_SIZE, 200);
@@ -151,7 +142,7 @@ static void test_fork_pinned(void **state)
 {
 	struct mm_struct *parent = mm_alloc();
 	struct sim_cpu *pc = cpu_create(parent);
-	long a = map(parent, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(parent, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
 	u64 e = 0;
 
 	test_store(pc, a, 1);
@@ -192,7 +183,7 @@ static void test_fork_shared(void **state)
 {
 	struct mm_struct *parent = mm_alloc();
 	struct sim_cpu *pc = cpu_create(parent);
-	long s = map(parent, 2 * PAGE_SIZE, RW, MAP_SHARED);
+	long s = test_map(parent, 2 * PAGE_SIZE, RW, MAP_SHARED);
 
 	test_store(pc, s, 1);
 	struct mm_struct *child = mm_fork(parent);
@@ -218,7 +209,7 @@ static void test_fork_shared(void **state)
 /* A 2 MiB-aligned MADV_HUGEPAGE region faults in a PMD leaf. */
 static long map_thp(struct mm_struct *mm, unsigned long len)
 {
-	long a = map(mm, len, RW, MAP_PRIVATE);
+	long a = test_map(mm, len, RW, MAP_PRIVATE);
 
 	assert_true(IS_ALIGNED(a, PMD_SIZE));
 	assert_int_equal(vm_madvise(mm, a, len, MADV_HUGEPAGE), 0);
@@ -303,7 +294,7 @@ static void test_mremap_and_dontneed(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE);
+	long a = test_map(mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE);
 
 	for (int i = 0; i < 4; i++)
 		test_store(cpu, a + i * PAGE_SIZE, 10 + i);
@@ -332,7 +323,7 @@ static void test_populate_and_oom(void **state)
 {
 	struct mm_struct *mm = mm_alloc();
 	struct sim_cpu *cpu = cpu_create(mm);
-	long a = map(mm, 8 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_POPULATE);
+	long a = test_map(mm, 8 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_POPULATE);
 	unsigned long faults = cpu->faults;
 
 	for (int i = 0; i < 8; i++) {
@@ -346,7 +337,7 @@ static void test_populate_and_oom(void **state)
 	assert_int_equal(cpu->faults, faults); /* nothing left to fault */
 
 	/* An allocation failure in a fault reaches the CPU as -ENOMEM. */
-	long b = map(mm, PAGE_SIZE, RW, MAP_PRIVATE);
+	long b = test_map(mm, PAGE_SIZE, RW, MAP_PRIVATE);
 	fault_inject_nth(1);
 	assert_int_equal(cpu_store_u64(cpu, b, 1), -ENOMEM);
 	fault_inject_off();
