@@ -27,6 +27,15 @@
  *   wait an acquire (the fully ordered cmpxchg / load that saw it), so
  *   everything before complete() happens before the wait returns.
  *
+ * Lifetime: a waiter may free the completion (or return from the frame
+ * holding it) as soon as its wait returns, but complete() still reads
+ * waiters and wakes the futex after done += 1.  So complete() counts
+ * itself in x->completers around its accesses, and a wait that consumed
+ * done waits (spinning: the completer is a few instructions from the end)
+ * until no completer is left.  The kernel gets the same guarantee from
+ * x->wait.lock, which complete() holds and the waiter takes before it
+ * returns.
+ *
  * Each complete() lets exactly one wait return; a wake-up can be taken by
  * a thread that was not asleep (a new waiter consuming done first), in
  * which case the woken one just sleeps again.  Deviations from the kernel:
@@ -44,11 +53,12 @@
 struct completion {
 	unsigned int done; /* see the protocol above; the futex word */
 	unsigned int waiters; /* threads in wait_for_completion() */
+	unsigned int completers; /* complete*() calls still touching x */
 };
 
 #define COMPLETION_INITIALIZER(work)    \
 	{                               \
-		.done = 0, .waiters = 0 \
+		.done = 0, .waiters = 0, .completers = 0 \
 	}
 #define DECLARE_COMPLETION(work) \
 	struct completion work = COMPLETION_INITIALIZER(work)

@@ -9,6 +9,7 @@ void init_completion(struct completion *x)
 {
 	WRITE_ONCE(x->done, 0);
 	WRITE_ONCE(x->waiters, 0);
+	WRITE_ONCE(x->completers, 0);
 }
 
 void reinit_completion(struct completion *x)
@@ -29,27 +30,61 @@ static inline bool completion_has_waiters(struct completion *x)
 	return READ_ONCE(x->waiters) != 0;
 }
 
+/* complete*() is about to touch x: see "Lifetime" in completion.h. */
+static inline void completer_enter(struct completion *x)
+{
+	/* Fully ordered: a waiter that sees our done change sees this. */
+	__atomic_fetch_add(&x->completers, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Our last access to x is done; from here a waiter may free it. */
+static inline void completer_exit(struct completion *x)
+{
+	/* Release: pairs with the acquire in completion_wait_completers(). */
+	__atomic_fetch_sub(&x->completers, 1, __ATOMIC_RELEASE);
+}
+
 void complete(struct completion *x)
 {
-	unsigned int d = READ_ONCE(x->done);
+	unsigned int d;
 
+	completer_enter(x);
+	d = READ_ONCE(x->done);
 	do {
 		if (d == COMPLETION_ALL)
-			return; /* complete_all()ed: nothing to count */
+			goto out; /* complete_all()ed: nothing to count */
 		/* Counting up to ALL would turn into complete_all(). */
 		if (WARN_ON_ONCE(d == COMPLETION_ALL - 1))
-			return;
+			goto out;
 		/* try_cmpxchg is fully ordered (release for the waiter). */
 	} while (!try_cmpxchg(&x->done, &d, d + 1));
 	if (completion_has_waiters(x))
 		base_futex_wake(&x->done, 1);
+out:
+	completer_exit(x);
 }
 
 void complete_all(struct completion *x)
 {
+	completer_enter(x);
 	xchg(&x->done, COMPLETION_ALL); /* fully ordered */
 	if (completion_has_waiters(x))
 		base_futex_wake(&x->done, INT32_MAX);
+	completer_exit(x);
+}
+
+/*
+ * A wait consumed done: before the caller may free x, let every completer
+ * that could still touch it leave.  The one that made done non-zero
+ * entered before its RMW on done, which we acquired, so we see it here.
+ */
+static void completion_wait_completers(struct completion *x)
+{
+	/* Acquire: pairs with the release in completer_exit(). */
+	while (__atomic_load_n(&x->completers, __ATOMIC_ACQUIRE)) {
+		sched_point(SP_ATOMIC, &x->completers);
+		cpu_relax();
+	}
 }
 
 /* Take one completion if available.  True if done (consumed or ALL). */
@@ -70,8 +105,10 @@ static bool completion_consume(struct completion *x)
 
 void wait_for_completion(struct completion *x)
 {
-	if (completion_consume(x))
+	if (completion_consume(x)) {
+		completion_wait_completers(x);
 		return;
+	}
 
 	/* Count ourselves before the last look at done (Dekker, see .h). */
 	sched_point(SP_ATOMIC, &x->waiters);
@@ -81,9 +118,13 @@ void wait_for_completion(struct completion *x)
 		base_futex_wait(&x->done, 0); /* sleeps only if still 0 */
 	sched_point(SP_ATOMIC, &x->waiters);
 	__atomic_fetch_sub(&x->waiters, 1, __ATOMIC_RELAXED);
+	completion_wait_completers(x);
 }
 
 bool try_wait_for_completion(struct completion *x)
 {
-	return completion_consume(x);
+	if (!completion_consume(x))
+		return false;
+	completion_wait_completers(x);
+	return true;
 }

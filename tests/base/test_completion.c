@@ -6,6 +6,8 @@
  */
 #include "test_util.h"
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <mmirror/completion.h>
 
 static DECLARE_COMPLETION(comp);
@@ -175,6 +177,52 @@ static void test_stress(void **state)
 		assert_int_equal(payload[i], TEST_SCALE(PER_PROD));
 }
 
+/*
+ * A completion may be freed as soon as a wait on it returns (the usual
+ * on-stack or in-a-request pattern): complete() must not touch it after
+ * the waiter can see done change.  Each round hands a fresh heap
+ * completion to the completer and frees it the moment the wait returns;
+ * ASan reports the use after free if complete() still reads it.
+ */
+#define HANDOFFS 20000
+static struct completion *volatile slot;
+
+static void *handoff_completer(void *arg)
+{
+	for (int i = 0; i < TEST_SCALE(HANDOFFS); i++) {
+		struct completion *x;
+
+		while (!(x = __atomic_load_n(&slot, __ATOMIC_ACQUIRE)))
+			sched_yield();
+		__atomic_store_n(&slot, NULL, __ATOMIC_RELAXED);
+		complete(x);
+	}
+	return NULL;
+}
+
+static void test_free_after_wait(void **state)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, handoff_completer, NULL);
+	for (int i = 0; i < TEST_SCALE(HANDOFFS); i++) {
+		struct completion *x = malloc(sizeof(*x));
+
+		assert_non_null(x);
+		init_completion(x);
+		__atomic_store_n(&slot, x, __ATOMIC_RELEASE);
+		if (i & 1)
+			wait_for_completion(x);
+		else
+			while (!try_wait_for_completion(x))
+				sched_yield();
+		assert_int_equal(READ_ONCE(x->completers), 0);
+		memset(x, 0xa5, sizeof(*x));
+		free(x);
+	}
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_complete_wakes_one),
 		cmocka_unit_test(test_complete_all_wakes_all),
 		cmocka_unit_test(test_stress),
+		cmocka_unit_test(test_free_after_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
