@@ -4,6 +4,7 @@
  */
 #include <mmirror/completion.h>
 #include <mmirror/futex.h>
+#include "check_hooks.h"
 
 void init_completion(struct completion *x)
 {
@@ -105,6 +106,7 @@ static bool completion_consume(struct completion *x)
 
 void wait_for_completion(struct completion *x)
 {
+	might_sleep();
 	if (completion_consume(x)) {
 		completion_wait_completers(x);
 		return;

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <mmirror/futex.h>
 #include <mmirror/mutex.h>
+#include "check_hooks.h"
 
 /* Rounds of optimistic spinning before sleeping in the futex. */
 #define MUTEX_SPIN_ROUNDS 100
@@ -57,6 +58,7 @@ void mutex_lock(struct mutex *lock)
 {
 	unsigned long me = lock_owner_self();
 
+	might_sleep();
 	WARN_ON(READ_ONCE(lock->owner) == me); /* recursion: deadlock */
 	sched_point(SP_LOCK, lock);
 	if (unlikely(!mutex_cmpxchg_acquire(lock, 0, 1)))

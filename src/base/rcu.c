@@ -52,6 +52,7 @@
 #include <mmirror/rcupdate.h>
 #include <mmirror/sched_point.h>
 #include <mmirror/slab.h>
+#include "check_hooks.h"
 
 /* Our struct rcu_head carries liburcu's in its first words. */
 BUILD_BUG_ON(sizeof(struct urcu_rcu_head) !=
@@ -199,6 +200,7 @@ void rcu_read_unlock(void)
 
 void synchronize_rcu(void)
 {
+	might_sleep();
 	/* Waiting inside a section would wait for ourselves forever. */
 	if (WARN_ON(rcu_read_lock_held()) || WARN_ON(rcu_in_callback))
 		return;
@@ -271,6 +273,7 @@ void __kfree_rcu(struct rcu_head *head, unsigned long offset)
 
 void rcu_barrier(void)
 {
+	might_sleep();
 	/*
 	 * In a section, liburcu refuses (and prints); from a callback it
 	 * would wait for the very worker it runs on.

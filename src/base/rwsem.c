@@ -106,6 +106,7 @@
 #include <limits.h>
 #include <mmirror/futex.h>
 #include <mmirror/rwsem.h>
+#include "check_hooks.h"
 
 #define RWSEM_WRITER_LOCKED (1L << 0)
 #define RWSEM_FLAG_WAITERS (1L << 1)
@@ -326,6 +327,7 @@ void down_read(struct rw_semaphore *sem)
 {
 	long c;
 
+	might_sleep();
 	sched_point(SP_LOCK, sem);
 	/* Acquire: pairs with up_write's / up_read's release RMWs. */
 	c = __atomic_fetch_add(&sem->count, RWSEM_READER_BIAS,
@@ -395,6 +397,7 @@ void down_write(struct rw_semaphore *sem)
 {
 	unsigned long me = lock_owner_self();
 
+	might_sleep();
 	WARN_ON(READ_ONCE(sem->owner) == me); /* recursion: deadlock */
 	sched_point(SP_LOCK, sem);
 	if (likely(rwsem_write_trylock(sem)))

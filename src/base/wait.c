@@ -5,6 +5,7 @@
  */
 #include <mmirror/futex.h>
 #include <mmirror/wait.h>
+#include "check_hooks.h"
 
 void init_waitqueue_head(wait_queue_head_t *wq)
 {
@@ -14,6 +15,8 @@ void init_waitqueue_head(wait_queue_head_t *wq)
 
 void __wait_event_prepare(wait_queue_head_t *wq)
 {
+	/* Only reached when the condition was false: about to sleep. */
+	might_sleep_named("wait_event");
 	/* W1 */
 	sched_point(SP_ATOMIC, &wq->waiters);
 	__atomic_fetch_add(&wq->waiters, 1, __ATOMIC_RELAXED);

@@ -40,6 +40,7 @@
 #include <limits.h>
 #include <mmirror/mmu_notifier.h>
 #include "../mm/internal.h"
+#include "base/check_hooks.h"
 #include "internal.h"
 
 #define FOLL_KNOWN                                                           \
@@ -88,6 +89,7 @@ static void unpin_folio_refs(struct page *head, int n)
 	/* Unpinning what is not pinned: undo and complain. */
 	if (WARN_ON(atomic_sub_return(n, &head->_pincount) < 0)) {
 		atomic_add(n, &head->_pincount);
+		check_hook_unpin_underflow(head, n);
 		return;
 	}
 	if (n > 1)

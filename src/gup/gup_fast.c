@@ -51,11 +51,21 @@
  * PTE we also re-read the PMD: a table that was detached (a collapse or a
  * munmap's free_pgtables) would show an unchanged PTE in a dead table.
  *
+ * The oracle's check (check_hooks.h): the frame's generation is sampled
+ * right after the leaf read and compared once the grab and the re-read
+ * succeeded.  A changed generation would mean we hold a frame that was
+ * freed (and maybe reused) under us.  With IRQs off around the walk this
+ * can never fire: the free of anything we reached waits for our section
+ * (the shootdown above), and a free that already happened made the
+ * re-read fail.  The hook exists to prove that, and to catch a broken
+ * variant of this file.
+ *
  * Everything the fast path declines goes to the slow path, which faults,
  * breaks COW, handles the zero page, devmap and special entries, unshares
  * and returns the errors.
  */
 #include <mmirror/irqflags.h>
+#include "base/check_hooks.h"
 #include "internal.h"
 
 /*
@@ -115,10 +125,12 @@ static bool gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 	do {
 		pte_t pte = ptep_get(ptep);
 		struct page *page, *head;
+		unsigned long gen;
 
 		if (!gup_fast_leaf_ok(pte_val(pte), flags))
 			return false;
 		page = pte_page(pte);
+		gen = check_gup_fast_gen(&page->gen);
 		head = gup_fast_try_grab(page, 1, flags);
 		if (!head)
 			return false;
@@ -131,6 +143,7 @@ static bool gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 			gup_put_refs(head, 1, flags);
 			return false;
 		}
+		check_hook_gup_fast(page, addr, gen);
 		pages[(*nr)++] = page;
 	} while (ptep++, addr += PAGE_SIZE, addr != end);
 	return true;
@@ -154,11 +167,13 @@ static bool gup_fast_huge(u64 *entryp, u64 snap, unsigned int shift,
 {
 	int refs = (int)((end - addr) >> PAGE_SHIFT);
 	struct page *page, *head;
+	unsigned long gen;
 
 	if (!gup_fast_leaf_ok(snap, flags))
 		return false;
 	page = pfn_to_page(((snap & PTE_PFN_MASK) >> PAGE_SHIFT) +
 			   ((addr & ((1UL << shift) - 1)) >> PAGE_SHIFT));
+	gen = check_gup_fast_gen(&page->gen);
 	head = gup_fast_try_grab(page, refs, flags);
 	if (!head)
 		return false;
@@ -169,6 +184,7 @@ static bool gup_fast_huge(u64 *entryp, u64 snap, unsigned int shift,
 		gup_put_refs(head, refs, flags);
 		return false;
 	}
+	check_hook_gup_fast(page, addr, gen);
 	for (int i = 0; i < refs; i++)
 		pages[(*nr)++] = page + i;
 	return true;

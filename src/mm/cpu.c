@@ -49,12 +49,16 @@
  * anything would otherwise loop forever).
  *
  * Lock order: mmap_lock (fault path, tlb_lock NOT held) ; mm->cpus_lock ->
- * cpu->tlb_lock (shootdown).  tlb_lock is a leaf: nothing is taken under
- * it (the walk takes no locks; the A/D cmpxchg is lock-free).
+ * cpu->tlb_lock (shootdown).  tlb_lock is a leaf of the host MMU: nothing
+ * of the host is taken under it (the walk takes no locks; the A/D cmpxchg
+ * is lock-free).  Only the coherence oracle's own locks nest inside it
+ * when the oracle is on (check_hook_cpu_access: tlb_lock -> oracle locks,
+ * which are leaves and never wait for a CPU).
  */
 #include <string.h>
 #include <mmirror/cpu.h>
 #include <mmirror/irqflags.h>
+#include "base/check_hooks.h"
 #include "internal.h"
 
 #define CPU_FAULT_RETRIES 64
@@ -183,7 +187,10 @@ static int cpu_access_chunk(struct sim_cpu *cpu, unsigned long va, char *buf,
 		cpu->tlb_hits++;
 	else
 		ret = hw_walk_fill(cpu, va, write, e);
-	if (!ret) {
+	/* With the oracle on it moves the bytes itself, under its shadow
+	 * lock (nested inside tlb_lock, see the lock order above). */
+	if (!ret && !check_hook_cpu_access(cpu->mm, va, e->pfn, buf, len,
+					   write, word)) {
 		host = (char *)pfn_to_virt(e->pfn) + (va & ~PAGE_MASK);
 		if (word && write)
 			__atomic_store_n((u64 *)host, *(u64 *)buf,

@@ -29,6 +29,7 @@
  * Lock order: mmap_lock -> page_table_lock -> PTE lock -> shmem object lock.
  */
 #include <string.h>
+#include "base/check_hooks.h"
 #include "internal.h"
 
 /* --- accounting -------------------------------------------------------------- */
@@ -202,6 +203,9 @@ void copy_user_page(struct page *dst, struct page *src)
 {
 	u64 *d = page_address(dst), *s = page_address(src);
 
+	/* The oracle copies the bytes and their shadow as one step. */
+	if (check_hook_copy_page(dst, src))
+		return;
 	for (size_t i = 0; i < PAGE_SIZE / sizeof(u64); i++)
 		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }

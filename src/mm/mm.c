@@ -7,6 +7,7 @@
  * the struct.  All users together hold one mm_count reference, dropped by
  * the last mmput().
  */
+#include "base/check_hooks.h"
 #include "internal.h"
 
 static atomic_long_t live_mms;
@@ -65,6 +66,8 @@ void mmdrop(struct mm_struct *mm)
 	if (mm->notifier_subscriptions)
 		__mmu_notifier_subscriptions_destroy(mm);
 	anon_vma_put(mm->anon_vma);
+	/* The oracle forgets @mm before its address can be reused. */
+	check_hook_mm_free(mm);
 	kfree(mm);
 	atomic_long_dec(&live_mms);
 }

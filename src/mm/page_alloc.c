@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sched.h>
 #include <mmirror/page.h>
+#include "base/check_hooks.h"
 
 struct page *mem_map;
 unsigned long max_pfn;
@@ -311,6 +312,9 @@ static void free_block(struct page *page, unsigned int order)
 {
 	unsigned long nr = 1UL << order;
 
+	/* Before the generations move: the oracle drops the frames' shadows
+	 * and reports a frame freed while pinned. */
+	check_hook_page_free(page, order);
 	if (!free_page_check(page))
 		return;
 	for (unsigned long i = 0; i < nr; i++) {

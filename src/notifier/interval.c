@@ -136,6 +136,7 @@
  *   invalidation running under mmap_lock (every host-MMU path that
  *   brackets PTE changes) either saw it or starts after it.
  */
+#include "base/check_hooks.h"
 #include "internal.h"
 
 #include <mmirror/mm.h>
@@ -291,6 +292,7 @@ int mn_itree_invalidate(struct mmu_notifier_subscriptions *subscriptions,
 
 	for (sub = mn_itree_inv_start_range(subscriptions, range, &cur_seq);
 	     sub; sub = mn_itree_inv_next(sub, range)) {
+		check_hook_callback(sub, "invalidate");
 		if (sub->ops->invalidate(sub, range, cur_seq))
 			continue;
 		/* Only a non-blockable range may be refused. */
@@ -357,6 +359,7 @@ static void __mmu_interval_notifier_insert(
 	sub->interval_tree.last = start + length - 1;
 	/* Pairs with mmdrop() in mmu_interval_notifier_remove(). */
 	mmgrab(mm);
+	check_hook_sub_state(sub, true);
 
 	spin_lock(&subs->lock);
 	if (mn_itree_is_invalidating(subs)) {
@@ -546,6 +549,8 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *sub)
 	if (seq)
 		wait_event(subs->wq, mn_itree_seq_passed(subs, seq));
 
+	/* No callback of @sub can run any more: one would be a violation. */
+	check_hook_sub_state(sub, false);
 	/* Pairs with mmgrab() in __mmu_interval_notifier_insert(). */
 	mmdrop(mm);
 }

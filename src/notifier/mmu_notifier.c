@@ -91,6 +91,7 @@
 #include <mmirror/rcupdate.h>
 #include <mmirror/slab.h>
 #include <mmirror/spinlock.h>
+#include "base/check_hooks.h"
 #include "internal.h"
 
 /*
@@ -304,6 +305,8 @@ int __mmu_notifier_register(struct mmu_notifier *sub, struct mm_struct *mm)
 	sub->mm = mm;
 	sub->users = 1;
 	sub->released = false;
+	/* Callbacks are legal again (oracle, protocol rule). */
+	check_hook_sub_state(sub, true);
 	/* Every field above is written before the release store that makes
 	 * @sub reachable. */
 	mn_hlist_add_head_rcu(&sub->hlist, &subscriptions->list);
@@ -357,8 +360,10 @@ static bool mn_claim_release(struct mmu_notifier_subscriptions *subscriptions,
 /* Call ->release; caller claimed it and is inside rcu_read_lock(). */
 static void mn_call_release(struct mmu_notifier *sub, struct mm_struct *mm)
 {
-	if (sub->ops->release)
+	if (sub->ops->release) {
+		check_hook_callback(sub, "release");
 		sub->ops->release(sub, mm);
+	}
 }
 
 /**
@@ -402,6 +407,8 @@ void mmu_notifier_unregister(struct mmu_notifier *sub, struct mm_struct *mm)
 	 * call, if exit claimed it) is in a section that began before the
 	 * unlink: wait for all of them. */
 	synchronize_rcu();
+	/* From here a callback of @sub is a protocol violation (oracle). */
+	check_hook_sub_state(sub, false);
 	mmdrop(mm);
 }
 
@@ -508,6 +515,8 @@ static void mn_free_rcu(struct rcu_head *rcu)
 	struct mmu_notifier *sub = container_of(rcu, struct mmu_notifier, rcu);
 	struct mm_struct *mm = sub->mm;
 
+	/* Before the free: a callback of @sub from now on is a violation. */
+	check_hook_sub_state(sub, false);
 	sub->ops->free_notifier(sub);
 	/* May be the last reference: frees the per-mm state too. */
 	mmdrop(mm);
@@ -637,8 +646,10 @@ mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions,
 	     sub = mn_hlist_next(subscriptions, sub)) {
 		if (sub == failed || !started--)
 			break;
-		if (sub->ops->invalidate_range_end)
+		if (sub->ops->invalidate_range_end) {
+			check_hook_callback(sub, "invalidate_range_end");
 			sub->ops->invalidate_range_end(sub, range);
+		}
 	}
 }
 
@@ -656,8 +667,10 @@ static int mn_hlist_invalidate_range_start(
 	     sub = mn_hlist_next(subscriptions, sub)) {
 		int err = 0;
 
-		if (sub->ops->invalidate_range_start)
+		if (sub->ops->invalidate_range_start) {
+			check_hook_callback(sub, "invalidate_range_start");
 			err = sub->ops->invalidate_range_start(sub, range);
+		}
 		if (err) {
 			/* Only a non-blockable range may fail, and only
 			 * with -EAGAIN; a blockable failure is ignored (the
@@ -676,6 +689,30 @@ static int mn_hlist_invalidate_range_start(
 	}
 	rcu_read_unlock();
 	return ret;
+}
+
+/* The interval tree, then the list; on failure nothing is left started. */
+static int
+mn_invalidate_range_start_all(struct mmu_notifier_subscriptions *subscriptions,
+			      const struct mmu_notifier_range *range)
+{
+	bool itree = mn_has_itree(subscriptions);
+	int ret;
+
+	if (itree) {
+		/* On failure interval.c has already undone its part. */
+		ret = mn_itree_invalidate(subscriptions, range);
+		if (ret)
+			return ret;
+	}
+	ret = mn_hlist_invalidate_range_start(subscriptions, range);
+	if (ret) {
+		if (itree)
+			mn_itree_inv_end(subscriptions);
+		return ret;
+	}
+	atomic_long_inc(&mn_state(subscriptions)->active_ranges);
+	return 0;
 }
 
 /**
@@ -698,7 +735,6 @@ static int mn_hlist_invalidate_range_start(
 int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	struct mmu_notifier_subscriptions *subscriptions;
-	bool itree;
 	int ret;
 
 	if (WARN_ON(!range || !range->mm))
@@ -707,21 +743,17 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 	if (WARN_ON(!subscriptions))
 		return 0;
 
-	itree = mn_has_itree(subscriptions);
-	if (itree) {
-		/* On failure interval.c has already undone its part. */
-		ret = mn_itree_invalidate(subscriptions, range);
-		if (ret)
-			return ret;
-	}
-	ret = mn_hlist_invalidate_range_start(subscriptions, range);
-	if (ret) {
-		if (itree)
-			mn_itree_inv_end(subscriptions);
-		return ret;
-	}
-	atomic_long_inc(&mn_state(subscriptions)->active_ranges);
-	return 0;
+	check_hook_inv_begin(range);
+	/* Callbacks of a non-blockable range may not sleep (oracle). */
+	if (!mmu_notifier_range_blockable(range))
+		check_nonblock_enter(range);
+	ret = mn_invalidate_range_start_all(subscriptions, range);
+	if (!mmu_notifier_range_blockable(range))
+		check_nonblock_exit();
+	/* Every callback has returned: what is still registered in the
+	 * range is stale from here on (oracle, before any PTE changes). */
+	check_hook_inv_started(range, ret);
+	return ret;
 }
 
 /**
@@ -746,6 +778,9 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 	if (WARN_ON(!subscriptions))
 		return;
 
+	/* Before anything: an end the oracle never saw start is reported
+	 * there with the range pointer as the key. */
+	check_hook_inv_end(range);
 	active =
 		atomic_long_dec_return(&mn_state(subscriptions)->active_ranges);
 	if (WARN_ON(active < 0)) {
@@ -757,12 +792,21 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 	if (mn_has_itree(subscriptions))
 		mn_itree_inv_end(subscriptions);
 
+	/* The kernel's non_block_start(): ends of a non-blockable range do
+	 * not sleep either (oracle). */
+	if (!mmu_notifier_range_blockable(range))
+		check_nonblock_enter(range);
 	rcu_read_lock();
 	for (sub = mn_hlist_first(subscriptions); sub;
-	     sub = mn_hlist_next(subscriptions, sub))
-		if (sub->ops->invalidate_range_end)
+	     sub = mn_hlist_next(subscriptions, sub)) {
+		if (sub->ops->invalidate_range_end) {
+			check_hook_callback(sub, "invalidate_range_end");
 			sub->ops->invalidate_range_end(sub, range);
+		}
+	}
 	rcu_read_unlock();
+	if (!mmu_notifier_range_blockable(range))
+		check_nonblock_exit();
 }
 
 /**
@@ -787,9 +831,12 @@ void __mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm,
 	rcu_read_lock();
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub))
-		if (sub->ops->arch_invalidate_secondary_tlbs)
+		if (sub->ops->arch_invalidate_secondary_tlbs) {
+			check_hook_callback(sub,
+					    "arch_invalidate_secondary_tlbs");
 			sub->ops->arch_invalidate_secondary_tlbs(sub, mm, start,
 								 end);
+		}
 	rcu_read_unlock();
 }
 
@@ -818,9 +865,11 @@ int __mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start,
 	rcu_read_lock();
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub))
-		if (sub->ops->clear_flush_young)
+		if (sub->ops->clear_flush_young) {
+			check_hook_callback(sub, "clear_flush_young");
 			young |= sub->ops->clear_flush_young(sub, mm, start,
 							     end);
+		}
 	rcu_read_unlock();
 	return young;
 }
@@ -846,8 +895,10 @@ int __mmu_notifier_clear_young(struct mm_struct *mm, unsigned long start,
 	rcu_read_lock();
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub))
-		if (sub->ops->clear_young)
+		if (sub->ops->clear_young) {
+			check_hook_callback(sub, "clear_young");
 			young |= sub->ops->clear_young(sub, mm, start, end);
+		}
 	rcu_read_unlock();
 	return young;
 }
@@ -873,6 +924,7 @@ int __mmu_notifier_test_young(struct mm_struct *mm, unsigned long address)
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub)) {
 		if (sub->ops->test_young) {
+			check_hook_callback(sub, "test_young");
 			young = sub->ops->test_young(sub, mm, address);
 			if (young)
 				break;
