@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mirror.h - an HMM mirror device, like the kernel's test_hmm "dmirror".
+ *
+ * A device mirrors one mm through one interval notifier over the whole
+ * address space and keeps a device page table of its own (va -> pfn, with
+ * write permission).  Device engines (kthreads) execute reads and writes of
+ * va ranges through that table; a missing or read-only entry is faulted
+ * with hmm_range_fault() using the read_begin -> fault -> lock ->
+ * read_retry protocol.  Several devices may mirror one mm.  Every device
+ * access goes through the coherence oracle (<mmirror/check.h>).
+ * drivers/mirror/README.md gives the protocol and the lock order.
+ */
+#ifndef DRIVERS_MIRROR_H
+#define DRIVERS_MIRROR_H
+
+#include <mmirror/mm_types.h>
+
+struct dmirror;
+
+/* Snapshot states, one byte per page (the kernel's HMM_DMIRROR_PROT_*). */
+#define DMIRROR_PROT_ERROR 0xff /* no VMA or not mirrorable */
+#define DMIRROR_PROT_NONE 0x00 /* not mapped by the CPU */
+#define DMIRROR_PROT_READ 0x01
+#define DMIRROR_PROT_WRITE 0x02
+#define DMIRROR_PROT_PMD 0x04 /* part of a PMD (2 MiB) mapping */
+#define DMIRROR_PROT_PUD 0x08 /* part of a PUD (1 GiB) mapping */
+#define DMIRROR_PROT_ZERO 0x10 /* the shared zero page */
+#define DMIRROR_PROT_DEV_PRIVATE_LOCAL 0x20 /* this device's private memory */
+#define DMIRROR_PROT_DEV_PRIVATE_REMOTE 0x30 /* another device's */
+
+struct dmirror_stats {
+	unsigned long reads, writes; /* pages read / written by engines */
+	unsigned long faults; /* hmm_range_fault calls that succeeded */
+	unsigned long retries; /* read_retry or -EBUSY: faulted again */
+	unsigned long invalidations; /* invalidate callbacks that overlapped */
+	unsigned long entries; /* valid device page-table entries now */
+};
+
+/*
+ * dmirror_create() - a device mirroring @mm with @nr_engines engine
+ * threads (1..16), named @name in oracle reports.
+ * Return: the device or ERR_PTR(-EINVAL/-ENOMEM/-EFAULT: @mm exited).
+ */
+struct dmirror *dmirror_create(struct mm_struct *mm, const char *name,
+			       unsigned int nr_engines);
+/* Stop the engines, remove the notifier, free the device table. */
+void dmirror_destroy(struct dmirror *dm);
+
+/*
+ * dmirror_read()/dmirror_write() - an engine reads/writes @len bytes at
+ * @va through the device page table, faulting missing entries; the caller
+ * waits for it.  Callable from any number of threads at once.
+ * Return: 0; -EFAULT (no VMA, PROT_NONE, the mm exited); -EPERM (write to
+ * memory the CPU may not write); -ENOMEM; -EINVAL (bad arguments).
+ */
+int dmirror_read(struct dmirror *dm, unsigned long va, void *buf, size_t len);
+int dmirror_write(struct dmirror *dm, unsigned long va, const void *buf,
+		  size_t len);
+/* dmirror_fault() - fault [start, end) into the device table (writable if
+ * @write) without accessing it.  Returns as dmirror_read(). */
+int dmirror_fault(struct dmirror *dm, unsigned long start, unsigned long end,
+		  bool write);
+/*
+ * dmirror_snapshot() - the CPU's view of [start, end) as the device sees
+ * it, without faulting: one DMIRROR_PROT_* byte per page into @states.
+ * Return 0, -EINVAL, -EFAULT (the mm exited).
+ */
+int dmirror_snapshot(struct dmirror *dm, unsigned long start,
+		     unsigned long end, unsigned char *states);
+void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *stats);
+const char *dmirror_name(const struct dmirror *dm);
+
+#endif /* DRIVERS_MIRROR_H */
