@@ -1,7 +1,7 @@
 # Wrapper over CMake/CTest.  The README's two commands are `make run` and
 # `make test`; both install missing packages first (scripts/deps.sh).
 #
-#   make run      build (plain) and run the demo
+#   make run      build (plain) and run a scenario (EXAMPLE=examples/...)
 #   make test     plain -O2, ASan+UBSan and TSan builds, each running CTest
 #   make bench    build (plain) and run every benchmark
 #   make build    plain build only;  make format  clang-format the tree
@@ -27,8 +27,9 @@ build-%: build/%/Makefile
 
 build: build-plain
 
+EXAMPLE ?= examples/gpu-munmap-storm.mms
 run: build-plain
-	./build/plain/mmirror-demo
+	./build/plain/mmirror run $(EXAMPLE)
 
 # Each flavour builds and runs the whole suite; `make test` stops at the first
 # flavour that fails.  TSAN_OPTIONS/ASAN_OPTIONS make any report fatal.
