@@ -135,6 +135,49 @@ static int dmirror_install(struct dmirror *dm, const struct hmm_range *range)
 	return 0;
 }
 
+/*
+ * dmirror_range_fault_locked() - the collision-retry loop, up to the lock.
+ * @dm: the device
+ * @range: notifier, start, end, hmm_pfns and flags set; notifier_seq is
+ *         filled here
+ *
+ * read_begin -> hmm_range_fault under mmap_lock (-EBUSY: again) -> the
+ * driver mutex -> read_retry (an invalidation began since read_begin:
+ * unlock and again).  On success the output words in @range are what the
+ * CPU page tables said at a moment no invalidation had begun to change
+ * them, and stay true until the caller unlocks: a new invalidation of the
+ * range must take the mutex in dmirror_invalidate() first.
+ *
+ * Context: holds a user reference on the mm; no lock held; may sleep.
+ * Return: 0 with dm->mutex held, or hmm_range_fault()'s error without it.
+ */
+static int dmirror_range_fault_locked(struct dmirror *dm,
+				      struct hmm_range *range)
+{
+	int ret;
+
+	for (;;) {
+		/* Sample the sequence before reading the page tables. */
+		range->notifier_seq = mmu_interval_read_begin(&dm->notifier);
+		mmap_read_lock(dm->mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(dm->mm);
+		if (ret == -EBUSY) {
+			atomic_long_inc(&dm->retries);
+			continue;
+		}
+		if (ret)
+			return ret;
+		mutex_lock(&dm->mutex);
+		/* The check that makes it correct. */
+		if (!mmu_interval_read_retry(&dm->notifier,
+					     range->notifier_seq))
+			return 0;
+		mutex_unlock(&dm->mutex);
+		atomic_long_inc(&dm->retries);
+	}
+}
+
 /**
  * dmirror_fault_range() - make [start, end) present in the device table
  * @eng: the engine faulting (its pfns buffer is used)
@@ -167,33 +210,13 @@ int dmirror_fault_range(struct dmirror_engine *eng, unsigned long start,
 
 	if (WARN_ON((end - start) >> PAGE_SHIFT > DMIRROR_FAULT_BATCH))
 		return -EINVAL;
-	for (;;) {
-		/* Sample the sequence before reading the page tables. */
-		range.notifier_seq = mmu_interval_read_begin(&dm->notifier);
-		mmap_read_lock(dm->mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(dm->mm);
-		if (ret == -EBUSY) {
-			atomic_long_inc(&dm->retries);
-			continue;
-		}
-		if (ret)
-			return ret;
-		atomic_long_inc(&dm->faults);
-		mutex_lock(&dm->mutex);
-		/* The check that makes it correct: no invalidation began
-		 * since read_begin, and none can finish its callback until
-		 * we unlock. */
-		if (mmu_interval_read_retry(&dm->notifier,
-					    range.notifier_seq)) {
-			mutex_unlock(&dm->mutex);
-			atomic_long_inc(&dm->retries);
-			continue;
-		}
-		ret = dmirror_install(dm, &range);
-		mutex_unlock(&dm->mutex);
+	ret = dmirror_range_fault_locked(dm, &range);
+	if (ret)
 		return ret;
-	}
+	atomic_long_inc(&dm->faults);
+	ret = dmirror_install(dm, &range);
+	mutex_unlock(&dm->mutex);
+	return ret;
 }
 
 /* --- snapshots --------------------------------------------------------- */
@@ -228,26 +251,11 @@ static int dmirror_snapshot_batch(struct dmirror *dm, struct hmm_range *range,
 	unsigned long n = (range->end - range->start) >> PAGE_SHIFT;
 	int ret;
 
-	for (;;) {
-		range->notifier_seq = mmu_interval_read_begin(&dm->notifier);
-		mmap_read_lock(dm->mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(dm->mm);
-		if (ret == -EBUSY) {
-			atomic_long_inc(&dm->retries);
-			continue;
-		}
-		if (ret)
-			return ret;
-		/* Under the mutex, as a fault would: the states are those
-		 * of one moment no invalidation had begun to change. */
-		mutex_lock(&dm->mutex);
-		if (!mmu_interval_read_retry(&dm->notifier,
-					     range->notifier_seq))
-			break;
-		mutex_unlock(&dm->mutex);
-		atomic_long_inc(&dm->retries);
-	}
+	/* Under the mutex, as a fault would: the states are those of one
+	 * moment no invalidation had begun to change. */
+	ret = dmirror_range_fault_locked(dm, range);
+	if (ret)
+		return ret;
 	for (unsigned long i = 0; i < n; i++)
 		states[i] = dmirror_prot(range->hmm_pfns[i]);
 	mutex_unlock(&dm->mutex);

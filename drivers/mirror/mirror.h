@@ -31,7 +31,7 @@ struct dmirror;
 
 struct dmirror_stats {
 	unsigned long reads, writes; /* pages read / written by engines */
-	unsigned long faults; /* hmm_range_fault calls that succeeded */
+	unsigned long faults; /* fault batches installed in the device table */
 	unsigned long retries; /* read_retry or -EBUSY: faulted again */
 	unsigned long invalidations; /* invalidate callbacks that overlapped */
 	unsigned long entries; /* valid device page-table entries now */

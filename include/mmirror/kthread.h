@@ -136,6 +136,17 @@ int kthread_stop(struct task_struct *task);
  */
 bool kthread_should_stop(void);
 
+/**
+ * cond_resched() - let other threads run before retrying.
+ *
+ * For retry loops that would otherwise spin while another thread finishes
+ * what they wait for (a vCPU re-entering the guest while an invalidation
+ * is in progress).  A schedule point, then a yield of the host CPU.
+ *
+ * Context: any; does not sleep.
+ */
+void cond_resched(void);
+
 /* The calling thread's task; private, use current(). */
 extern __thread struct task_struct *__current_task;
 struct task_struct *__current_slow(void);

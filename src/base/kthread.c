@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE /* pthread_setname_np, pthread_getname_np */
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include <mmirror/futex.h>
 #include <mmirror/kthread.h>
 #include <mmirror/rcupdate.h>
+#include <mmirror/sched_point.h>
 #include <mmirror/slab.h>
 
 __thread struct task_struct *__current_task;
@@ -157,6 +159,12 @@ int kthread_stop(struct task_struct *task)
 	/* Pairs with the acquire load in kthread_should_stop(). */
 	smp_store_release(&task->should_stop, true);
 	return kthread_join(task);
+}
+
+void cond_resched(void)
+{
+	sched_point(SP_EVENT, NULL);
+	sched_yield();
 }
 
 bool kthread_should_stop(void)
