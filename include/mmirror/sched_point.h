@@ -28,6 +28,8 @@ enum sched_point_kind {
 	SP_WAKE, /* about to wake waiters */
 	SP_RCU, /* RCU read-side boundary or grace period */
 	SP_EVENT, /* anything else a layer wants to expose */
+	/* in a spin-wait: cannot progress until another thread takes a step */
+	SP_SPIN,
 	SP__NR
 };
 

@@ -83,7 +83,8 @@ static void completion_wait_completers(struct completion *x)
 {
 	/* Acquire: pairs with the release in completer_exit(). */
 	while (__atomic_load_n(&x->completers, __ATOMIC_ACQUIRE)) {
-		sched_point(SP_ATOMIC, &x->completers);
+		/* Only a completer can end this: let the explorer run one. */
+		sched_point(SP_SPIN, &x->completers);
 		cpu_relax();
 	}
 }

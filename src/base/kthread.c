@@ -36,6 +36,7 @@
 #include <mmirror/rcupdate.h>
 #include <mmirror/sched_point.h>
 #include <mmirror/slab.h>
+#include "explore_hooks.h"
 
 __thread struct task_struct *__current_task;
 
@@ -106,6 +107,7 @@ static void *kthread_main(void *arg)
 struct task_struct *kthread_run(int (*threadfn)(void *data), void *data,
 				const char *namefmt, ...)
 {
+	const struct base_explore_ops *ex;
 	struct task_struct *t;
 	va_list ap;
 	int err;
@@ -123,7 +125,18 @@ struct task_struct *kthread_run(int (*threadfn)(void *data), void *data,
 	t->threadfn = threadfn;
 	t->data = data;
 
+	/*
+	 * The explorer gives the thread its slot here, in the creator, so the
+	 * set of threads it schedules does not depend on when the new thread
+	 * reaches its start hook.  pthread_create() orders t->explore before
+	 * everything the new thread does.
+	 */
+	ex = base_explore_ops();
+	if (ex)
+		ex->kthread_prepare(t);
 	err = pthread_create(&t->thread, NULL, kthread_main, t);
+	if (ex)
+		ex->kthread_created(t, !err);
 	if (err) {
 		kfree(t);
 		return ERR_PTR(err == EAGAIN ? -EAGAIN : -err);

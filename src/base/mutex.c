@@ -11,6 +11,7 @@
 #include <mmirror/futex.h>
 #include <mmirror/mutex.h>
 #include "check_hooks.h"
+#include "trace.h"
 
 /* Rounds of optimistic spinning before sleeping in the futex. */
 #define MUTEX_SPIN_ROUNDS 100
@@ -65,6 +66,7 @@ void mutex_lock(struct mutex *lock)
 		mutex_lock_slow(lock);
 	/* Only the holder writes owner; read by mutex_is_held_by_me(). */
 	WRITE_ONCE(lock->owner, me);
+	trace_event(TR_LOCK, "mutex_lock %p", lock);
 }
 
 int mutex_lock_killable(struct mutex *lock)
@@ -80,6 +82,7 @@ int mutex_trylock(struct mutex *lock)
 	if (READ_ONCE(lock->state) != 0 || !mutex_cmpxchg_acquire(lock, 0, 1))
 		return 0;
 	WRITE_ONCE(lock->owner, lock_owner_self());
+	trace_event(TR_LOCK, "mutex_trylock %p", lock);
 	return 1;
 }
 
@@ -88,6 +91,7 @@ void mutex_unlock(struct mutex *lock)
 	sched_point(SP_UNLOCK, lock);
 	if (WARN_ON(READ_ONCE(lock->owner) != lock_owner_self()))
 		return;
+	trace_event(TR_UNLOCK, "mutex_unlock %p", lock);
 	WRITE_ONCE(lock->owner, 0);
 	/*
 	 * Release: pairs with the acquire RMWs of the next holder.  State 2

@@ -53,6 +53,7 @@
 #include <mmirror/sched_point.h>
 #include <mmirror/slab.h>
 #include "check_hooks.h"
+#include "explore_hooks.h"
 
 /* Our struct rcu_head carries liburcu's in its first words. */
 BUILD_BUG_ON(sizeof(struct urcu_rcu_head) !=
@@ -72,6 +73,24 @@ enum rcu_reg {
 __thread unsigned int __rcu_read_nesting;
 static __thread enum rcu_reg rcu_reg;
 static __thread bool rcu_in_callback;
+
+/*
+ * Explore mode (an ops table installed by src/explore, in a forked child
+ * that runs one thread at a time): liburcu's grace periods would block
+ * outside the explorer's control, so liburcu is not used at all.  Instead:
+ * read-side sections only count (__rcu_read_nesting, and
+ * __rcu_explore_sections for the outermost entries, which the explorer
+ * reads to tell "still in the same section" from "left and re-entered");
+ * synchronize_rcu() asks the explorer to wait, as a spin-wait, until every
+ * thread that was in a section at the start has left it; call_rcu()
+ * queues on rcu_ex_cbs, and callbacks run in the thread that completes
+ * the next grace period, rcu_barrier(), or at the end of the schedule
+ * (rcu_explore_flush()).  All of this state is touched only by the one
+ * thread the explorer runs, whose token hand-off orders it.
+ */
+__thread unsigned long __rcu_explore_sections;
+static struct rcu_head *rcu_ex_cbs, **rcu_ex_tail = &rcu_ex_cbs;
+static unsigned long rcu_ex_inflight; /* detached, not yet run */
 
 static pthread_key_t rcu_exit_key;
 static bool rcu_exit_key_ok;
@@ -136,6 +155,9 @@ const char *__tsan_default_suppressions(void)
 #define rcu_tsan_release(a) ((void)(a))
 #endif
 
+static void rcu_invoke(struct rcu_head *head);
+static void rcu_explore_gp(void);
+
 static void rcu_exit_key_destructor(void *unused)
 {
 	rcu_thread_exit();
@@ -173,6 +195,8 @@ static inline void rcu_ensure_registered(void)
 static void rcu_force_unlock(void)
 {
 	__rcu_read_nesting = 0;
+	if (base_explore_ops())
+		return;
 	rcu_tsan_release(&rcu_tsan_gp);
 	urcu_memb_read_unlock();
 }
@@ -181,6 +205,10 @@ void rcu_read_lock(void)
 {
 	sched_point(SP_RCU, &rcu_sp_events[RCU_SP_READ_LOCK]);
 	if (__rcu_read_nesting++ == 0) {
+		if (base_explore_ops()) {
+			__rcu_explore_sections++;
+			return;
+		}
 		rcu_ensure_registered();
 		urcu_memb_read_lock();
 	}
@@ -191,7 +219,7 @@ void rcu_read_unlock(void)
 	if (WARN_ON(__rcu_read_nesting == 0))
 		return;
 	sched_point(SP_RCU, &rcu_sp_events[RCU_SP_READ_UNLOCK]);
-	if (--__rcu_read_nesting == 0) {
+	if (--__rcu_read_nesting == 0 && !base_explore_ops()) {
 		/* Publish the section's accesses to the grace periods. */
 		rcu_tsan_release(&rcu_tsan_gp);
 		urcu_memb_read_unlock();
@@ -205,6 +233,11 @@ void synchronize_rcu(void)
 	if (WARN_ON(rcu_read_lock_held()) || WARN_ON(rcu_in_callback))
 		return;
 	sched_point(SP_RCU, &rcu_sp_events[RCU_SP_GP_START]);
+	if (base_explore_ops()) {
+		rcu_explore_gp();
+		sched_point(SP_RCU, &rcu_sp_events[RCU_SP_GP_END]);
+		return;
+	}
 	urcu_memb_synchronize_rcu();
 	/* Every pre-existing section ended: take their accesses' edges. */
 	rcu_tsan_acquire(&rcu_tsan_gp);
@@ -219,8 +252,6 @@ static void rcu_callback_trampoline(struct urcu_rcu_head *uhead)
 {
 	struct rcu_head *head =
 		container_of((void *)uhead, struct rcu_head, __urcu);
-	rcu_callback_t func;
-
 	/* liburcu registered its worker itself; don't do it a second time. */
 	if (rcu_reg == RCU_UNREGISTERED)
 		rcu_reg = RCU_LIBURCU;
@@ -228,7 +259,15 @@ static void rcu_callback_trampoline(struct urcu_rcu_head *uhead)
 	/* Before reading head->func: pairs with the release in call_rcu(). */
 	rcu_tsan_acquire(head);
 	rcu_tsan_acquire(&rcu_tsan_gp);
-	func = head->func;
+	rcu_invoke(head);
+	/* The callback's effects happen-before rcu_barrier()'s return. */
+	rcu_tsan_release(&rcu_tsan_barrier);
+}
+
+/* Run one callback (or kfree_rcu) in callback context. */
+static void rcu_invoke(struct rcu_head *head)
+{
+	rcu_callback_t func = head->func;
 
 	rcu_in_callback = true;
 	if ((uintptr_t)func < KFREE_RCU_OFFSET_MAX)
@@ -239,13 +278,67 @@ static void rcu_callback_trampoline(struct urcu_rcu_head *uhead)
 
 	if (WARN_ON(rcu_read_lock_held()))
 		rcu_force_unlock();
-	/* The callback's effects happen-before rcu_barrier()'s return. */
-	rcu_tsan_release(&rcu_tsan_barrier);
+}
+
+/* Explore mode: run a detached list of callbacks. */
+static void rcu_explore_run(struct rcu_head *list)
+{
+	while (list) {
+		struct rcu_head *next = list->__urcu[0];
+
+		rcu_invoke(list);
+		rcu_ex_inflight--;
+		list = next;
+	}
+}
+
+/* Explore mode: callbacks queued (not yet detached by a grace period). */
+static unsigned long rcu_explore_queued(void)
+{
+	unsigned long n = 0;
+
+	for (struct rcu_head *h = rcu_ex_cbs; h; h = h->__urcu[0])
+		n++;
+	return n;
+}
+
+/* Explore mode: one grace period, then the callbacks queued before it. */
+static void rcu_explore_gp(void)
+{
+	struct rcu_head *list = rcu_ex_cbs;
+
+	rcu_ex_cbs = NULL;
+	rcu_ex_tail = &rcu_ex_cbs;
+	base_explore_ops()->rcu_gp_wait();
+	rcu_explore_run(list);
+}
+
+/**
+ * rcu_explore_flush() - explore mode: run every callback still queued
+ *
+ * Context: the end of an explored schedule, one thread left, outside any
+ * read-side section (so a grace period has trivially elapsed).
+ */
+void rcu_explore_flush(void)
+{
+	struct rcu_head *list = rcu_ex_cbs;
+
+	rcu_ex_cbs = NULL;
+	rcu_ex_tail = &rcu_ex_cbs;
+	rcu_explore_run(list);
 }
 
 static void rcu_queue(struct rcu_head *head, rcu_callback_t func)
 {
 	sched_point(SP_RCU, &rcu_sp_events[RCU_SP_CALL_RCU]);
+	if (base_explore_ops()) {
+		head->func = func;
+		head->__urcu[0] = NULL;
+		*rcu_ex_tail = head;
+		rcu_ex_tail = (struct rcu_head **)&head->__urcu[0];
+		rcu_ex_inflight++;
+		return;
+	}
 	/* liburcu's call_rcu() enters a read-side section internally. */
 	rcu_ensure_registered();
 	head->func = func;
@@ -281,6 +374,13 @@ void rcu_barrier(void)
 	if (WARN_ON(rcu_read_lock_held()) || WARN_ON(rcu_in_callback))
 		return;
 	sched_point(SP_RCU, &rcu_sp_events[RCU_SP_BARRIER]);
+	if (base_explore_ops()) {
+		rcu_explore_gp();
+		/* Another thread's grace period may still run older ones. */
+		while (rcu_ex_inflight > rcu_explore_queued())
+			sched_point(SP_SPIN, &rcu_ex_inflight);
+		return;
+	}
 	urcu_memb_barrier();
 	/* Pairs with the release after each callback in the trampoline. */
 	rcu_tsan_acquire(&rcu_tsan_barrier);
@@ -290,7 +390,7 @@ void rcu_thread_exit(void)
 {
 	if (WARN_ON(rcu_read_lock_held()))
 		rcu_force_unlock();
-	if (rcu_reg != RCU_REGISTERED)
+	if (rcu_reg != RCU_REGISTERED || base_explore_ops())
 		return;
 	urcu_memb_unregister_thread();
 	rcu_reg = RCU_UNREGISTERED;

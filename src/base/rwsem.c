@@ -107,6 +107,7 @@
 #include <mmirror/futex.h>
 #include <mmirror/rwsem.h>
 #include "check_hooks.h"
+#include "trace.h"
 
 #define RWSEM_WRITER_LOCKED (1L << 0)
 #define RWSEM_FLAG_WAITERS (1L << 1)
@@ -334,6 +335,7 @@ void down_read(struct rw_semaphore *sem)
 			       __ATOMIC_ACQUIRE);
 	if (unlikely(c & RWSEM_READ_FAILED_MASK))
 		rwsem_down_read_slow(sem);
+	trace_event(TR_LOCK, "down_read %p", sem);
 }
 
 int down_read_killable(struct rw_semaphore *sem)
@@ -352,8 +354,10 @@ int down_read_trylock(struct rw_semaphore *sem)
 	while (!(c & RWSEM_READ_FAILED_MASK)) {
 		if (__atomic_compare_exchange_n(
 			    &sem->count, &c, c + RWSEM_READER_BIAS, false,
-			    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			trace_event(TR_LOCK, "down_read_trylock %p", sem);
 			return 1;
+		}
 	}
 	return 0;
 }
@@ -366,6 +370,7 @@ void up_read(struct rw_semaphore *sem)
 	c = rwsem_read_count(sem);
 	if (WARN_ON(!rwsem_readers(c) || (c & RWSEM_WRITER_LOCKED)))
 		return; /* not read-held: refuse to corrupt the count */
+	trace_event(TR_UNLOCK, "up_read %p", sem);
 	/* Release: pairs with the acquire of the next holder / granter. */
 	c = __atomic_sub_fetch(&sem->count, RWSEM_READER_BIAS,
 			       __ATOMIC_RELEASE);
@@ -405,6 +410,7 @@ void down_write(struct rw_semaphore *sem)
 		WRITE_ONCE(sem->owner, me);
 	else
 		rwsem_down_write_slow(sem);
+	trace_event(TR_LOCK, "down_write %p", sem);
 }
 
 int down_write_killable(struct rw_semaphore *sem)
@@ -419,6 +425,7 @@ int down_write_trylock(struct rw_semaphore *sem)
 	if (rwsem_read_count(sem) != 0 || !rwsem_write_trylock(sem))
 		return 0;
 	WRITE_ONCE(sem->owner, lock_owner_self());
+	trace_event(TR_LOCK, "down_write_trylock %p", sem);
 	return 1;
 }
 
@@ -429,6 +436,7 @@ void up_write(struct rw_semaphore *sem)
 	sched_point(SP_UNLOCK, sem);
 	if (WARN_ON(!rwsem_is_write_held_by_me(sem)))
 		return;
+	trace_event(TR_UNLOCK, "up_write %p", sem);
 	WRITE_ONCE(sem->owner, 0);
 	/* Release: pairs with the acquire of the next holder / granter. */
 	c = __atomic_fetch_sub(&sem->count, RWSEM_WRITER_LOCKED,
@@ -444,6 +452,7 @@ void downgrade_write(struct rw_semaphore *sem)
 	sched_point(SP_UNLOCK, sem);
 	if (WARN_ON(!rwsem_is_write_held_by_me(sem)))
 		return;
+	trace_event(TR_UNLOCK, "downgrade_write %p", sem);
 	WRITE_ONCE(sem->owner, 0);
 	/*
 	 * Writer bit off and one reader on in a single RMW: no writer can get

@@ -3,7 +3,7 @@
  * The waiting half of read_seqcount_begin() (protocol in seqlock.h): spin
  * while a write is in progress, then yield, since the writer may be a
  * preempted thread on our 2-CPU machine.  Each round passes a
- * sched_point(SP_LOCK) so the explorer can run the writer.
+ * sched_point(SP_SPIN) so the explorer can run the writer.
  */
 #include <sched.h>
 #include <mmirror/seqlock.h>
@@ -20,7 +20,7 @@ unsigned int __read_seqcount_wait(const seqcount_t *s)
 			cpu_relax();
 		else
 			sched_yield();
-		sched_point(SP_LOCK, s);
+		sched_point(SP_SPIN, s); /* only the writer can end this */
 	}
 	return seq;
 }

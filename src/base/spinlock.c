@@ -8,6 +8,7 @@
  */
 #include <sched.h>
 #include <mmirror/spinlock.h>
+#include "trace.h"
 
 /* Rounds of cpu_relax() before a waiter starts yielding the CPU. */
 #define SPIN_RELAX_ROUNDS 128
@@ -52,7 +53,8 @@ static __noinline void spin_lock_slow(spinlock_t *lock)
 				cpu_relax();
 			else
 				sched_yield(); /* the holder may be preempted */
-			sched_point(SP_LOCK, lock);
+			/* The explorer runs the holder before us again. */
+			sched_point(SP_SPIN, lock);
 		}
 	} while (!spin_try_acquire(lock));
 }
@@ -68,6 +70,7 @@ void spin_lock(spinlock_t *lock)
 		spin_lock_slow(lock);
 	/* Only the holder writes owner; read by spin_is_held_by_me(). */
 	WRITE_ONCE(lock->owner, me);
+	trace_event(TR_LOCK, "spin_lock %p", lock);
 }
 
 int spin_trylock(spinlock_t *lock)
@@ -77,6 +80,7 @@ int spin_trylock(spinlock_t *lock)
 	if (READ_ONCE(lock->locked) || !spin_try_acquire(lock))
 		return 0;
 	WRITE_ONCE(lock->owner, lock_owner_self());
+	trace_event(TR_LOCK, "spin_trylock %p", lock);
 	return 1;
 }
 
@@ -86,6 +90,7 @@ void spin_unlock(spinlock_t *lock)
 	/* Exact for the caller: only the holder writes owner. */
 	if (WARN_ON(READ_ONCE(lock->owner) != lock_owner_self()))
 		return;
+	trace_event(TR_UNLOCK, "spin_unlock %p", lock);
 	WRITE_ONCE(lock->owner, 0);
 	/*
 	 * Release: the critical section (and the owner clear) happens before

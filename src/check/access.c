@@ -33,6 +33,7 @@
  */
 #include <mmirror/irqflags.h>
 #include <mmirror/mm.h>
+#include "base/trace.h"
 #include "internal.h"
 
 struct check_verdict {
@@ -167,6 +168,8 @@ static int check_dev_access(struct check_dev *dev, struct mm_struct *mm,
 
 	if (!dev_args_ok(dev, mm, va, pfn, buf, len))
 		return -EINVAL;
+	trace_event(TR_DEV_ACCESS, "%s %s %#lx pfn %#lx", dev->name,
+		    write ? "write" : "read", va, pfn);
 	/* Pairs with the WRITE_ONCEs in check_enable()/check_disable(). */
 	if (!READ_ONCE(check_on)) {
 		check_frame_move(pfn, va & ~PAGE_MASK, buf, len, write, false);

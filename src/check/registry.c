@@ -43,6 +43,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "base/trace.h"
 #include "registry.h"
 
 #define CHECK_MM_BUCKETS 256
@@ -383,6 +384,8 @@ void check_map(struct check_dev *dev, struct mm_struct *mm, unsigned long va,
 	if (!dev || !mm)
 		return;
 	va &= PAGE_MASK;
+	trace_event(TR_DEV_MAP, "%s map %#lx -> pfn %#lx%s", dev->name, va,
+		    pfn, writable ? " w" : "");
 	if (!READ_ONCE(check_on) || !pfn_valid(pfn)) {
 		check_dev_set_unsure(dev, CHECK_UNSURE_XLATE);
 		check_unmap(dev, mm, va, va + PAGE_SIZE);
@@ -430,6 +433,7 @@ void check_unmap(struct check_dev *dev, struct mm_struct *mm,
 
 	if (!dev || !mm || end <= start)
 		return;
+	trace_event(TR_DEV_MAP, "%s unmap %#lx-%#lx", dev->name, start, end);
 	/* Pairs with the RMWs in xlate_get()/xlate_erase(): a stale zero
 	 * only skips work for translations registered concurrently, which
 	 * the driver's own lock orders after this call anyway. */

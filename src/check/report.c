@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <mmirror/kthread.h>
+#include "base/trace.h"
 #include "internal.h"
 
 static DEFINE_SPINLOCK(report_lock);
@@ -145,6 +146,9 @@ void check_report(enum check_rule rule, struct mm_struct *mm, unsigned long va,
 	va_list ap;
 	FILE *out;
 
+	/* The diagram marks this row: rule, va, frame and device. */
+	trace_event(TR_VIOLATION, "VIOLATION %s va %#lx pfn %#lx dev %s",
+		    check_rule_name(rule), va, pfn, device ? device : "-");
 	if (!v) {
 		/* Still counted: the verdict must not depend on memory. */
 		struct check_violation tiny = { .rule = rule };

@@ -66,6 +66,7 @@
  */
 #include <mmirror/irqflags.h>
 #include "base/check_hooks.h"
+#include "base/trace.h"
 #include "internal.h"
 
 /*
@@ -144,6 +145,8 @@ static bool gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 			return false;
 		}
 		check_hook_gup_fast(page, addr, gen);
+		trace_event(TR_FAULT, "gup-fast grab %#lx pfn %#lx", addr,
+			    page_to_pfn(page));
 		pages[(*nr)++] = page;
 	} while (ptep++, addr += PAGE_SIZE, addr != end);
 	return true;
@@ -185,6 +188,8 @@ static bool gup_fast_huge(u64 *entryp, u64 snap, unsigned int shift,
 		return false;
 	}
 	check_hook_gup_fast(page, addr, gen);
+	trace_event(TR_FAULT, "gup-fast grab %#lx pfn %#lx x%d", addr,
+		    page_to_pfn(page), refs);
 	for (int i = 0; i < refs; i++)
 		pages[(*nr)++] = page + i;
 	return true;

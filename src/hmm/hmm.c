@@ -46,6 +46,7 @@
 #include <mmirror/hmm.h>
 #include <mmirror/mm.h>
 #include <mmirror/pagewalk.h>
+#include "base/trace.h"
 
 /* Internal: "faulted, walk again from hw->last"; never returned. */
 #define HMM_RESTART 1
@@ -373,6 +374,8 @@ int hmm_range_fault(struct hmm_range *range)
 	hw.req_mask = range->pfn_flags_mask & HMM_REQ_FLAGS;
 	hw.req_default = range->default_flags;
 	hw.may_fault = (hw.req_mask | hw.req_default) & HMM_PFN_REQ_FAULT;
+	trace_event(TR_FAULT, "hmm_range_fault %#lx-%#lx seq %lu",
+		    range->start, range->end, range->notifier_seq);
 	do {
 		/* A hint only (the driver's read_retry under its lock is the
 		 * real check): pairs with mmu_interval_set_seq()'s

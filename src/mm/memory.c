@@ -30,6 +30,7 @@
  */
 #include <string.h>
 #include "base/check_hooks.h"
+#include "base/trace.h"
 #include "internal.h"
 
 /* --- accounting -------------------------------------------------------------- */
@@ -79,11 +80,13 @@ static void zap_rss_commit(struct mm_struct *mm, long *rss)
 
 /* Map @page (whose reference the caller transfers) at @ptep, locked. */
 static void map_new_page(struct vm_area_struct *vma, pte_t *ptep,
-			 struct page *page, pte_t entry)
+			 unsigned long addr, struct page *page, pte_t entry)
 {
 	atomic_inc(&page->_mapcount);
 	add_mm_counter(vma->vm_mm, rss_member(page), 1);
 	set_pte(ptep, entry);
+	trace_event(TR_PTE, "pte %#lx := pfn %#lx%s", addr,
+		    page_to_pfn(page), pte_write(entry) ? " w" : "");
 }
 
 static pte_t pte_for(struct vm_area_struct *vma, struct page *page, bool write)
@@ -140,11 +143,13 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 		return 0;
 	}
 	if (page) {
-		map_new_page(vma, pte, page, pte_for(vma, page, true));
+		map_new_page(vma, pte, vmf->address, page,
+			     pte_for(vma, page, true));
 	} else {
 		/* Reads of untouched private memory share the zero page. */
 		set_pte(pte, pte_mkspecial(pte_wrprotect(pte_mkyoung(mk_pte(
 				     ZERO_PAGE(0), vma->vm_page_prot)))));
+		trace_event(TR_PTE, "pte %#lx := zero page", vmf->address);
 	}
 	pte_unmap_unlock(pte, ptl);
 	return 0;
@@ -168,7 +173,7 @@ static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 		put_page(page);
 		return 0;
 	}
-	map_new_page(vma, pte, page,
+	map_new_page(vma, pte, vmf->address, page,
 		     pte_for(vma, page, vmf->flags & FAULT_FLAG_WRITE));
 	pte_unmap_unlock(pte, ptl);
 	return 0;
@@ -238,7 +243,8 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	flush_tlb_page(vma, vmf->address);
 	if (old)
 		zap_account(vma, old, pte_dirty(prev), 1);
-	map_new_page(vma, pte, new, pte_for(vma, new, true));
+	trace_event(TR_PTE, "pte %#lx cow: clear", vmf->address);
+	map_new_page(vma, pte, vmf->address, new, pte_for(vma, new, true));
 	pte_unmap_unlock(pte, ptl);
 	mmu_notifier_invalidate_range_end(&range);
 	/* The old mapping's reference, after the flush. */
@@ -381,6 +387,8 @@ vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
 	if (WARN_ON(!vma || (flags & ~FAULT_FLAG_KNOWN)))
 		return VM_FAULT_SIGSEGV;
 	mmap_assert_locked(vma->vm_mm);
+	trace_event(TR_FAULT, "fault %#lx%s", address,
+		    flags & FAULT_FLAG_WRITE ? " w" : "");
 	if (address < vma->vm_start || address >= vma->vm_end)
 		return VM_FAULT_SIGSEGV;
 	if (!vma_access_permitted(vma, flags))
@@ -450,6 +458,7 @@ again:
 			goto again;
 		}
 		old = ptep_get_and_clear(pte);
+		trace_event(TR_PTE, "pte %#lx zap", addr);
 		tlb_flush_pte_range(tlb, addr, PAGE_SIZE);
 		if (!pte_present(old))
 			continue; /* swap-type entries: nothing to drop yet */

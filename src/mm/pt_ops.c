@@ -9,6 +9,7 @@
  * freed through the mmu_gather (after the TLB shootdown and the IRQ-off
  * sync), never directly.
  */
+#include "base/trace.h"
 #include "internal.h"
 
 /* ==== free_pgd_range ==================================================== */
@@ -157,6 +158,8 @@ static long change_leaf(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		if (new == old)
 			return 0;
 	} while (!pt_word_cmpxchg(entryp, &old, new));
+	trace_event(TR_PTE, "pte %#lx prot %#llx -> %#llx", addr,
+		    (unsigned long long)old, (unsigned long long)new);
 	if (is_downgrade(old, new))
 		tlb_flush_pte_range(tlb, addr, size);
 	return 1;

@@ -39,6 +39,7 @@
  */
 #include <mmirror/cpu.h>
 #include <mmirror/irqflags.h>
+#include "base/trace.h"
 #include "internal.h"
 
 /* --- binding CPUs ------------------------------------------------------ */
@@ -127,6 +128,7 @@ void flush_tlb_mm_range(struct mm_struct *mm, unsigned long start,
 {
 	if (WARN_ON(!mm))
 		return;
+	trace_event(TR_TLB_FLUSH, "tlb flush %#lx-%#lx", start, end);
 	/* With IRQs off, the sync WARNs (once) and skips our own section. */
 	tlb_shoot_cpus(mm, start, end);
 	/* Secondary TLBs that share the CPU page tables flush with ours. */

@@ -9,6 +9,7 @@
 
 #include <mmirror/mmu_notifier.h>
 #include <mmirror/wait.h>
+#include "base/trace.h"
 
 /*
  * struct mmu_notifier_subscriptions - one per mm, allocated at the first
@@ -43,5 +44,11 @@ int mn_itree_invalidate(struct mmu_notifier_subscriptions *subscriptions,
 			const struct mmu_notifier_range *range);
 void mn_itree_inv_end(struct mmu_notifier_subscriptions *subscriptions);
 void mn_itree_init(struct mmu_notifier_subscriptions *subscriptions);
+
+/* A diagram row for a callback about to run (src/explore/diagram.h). */
+static inline void mn_trace_cb(const void *sub, const char *what)
+{
+	trace_event(TR_CALLBACK, "cb %s %p", what, sub);
+}
 
 #endif /* MMIRROR_NOTIFIER_INTERNAL_H */

@@ -292,6 +292,7 @@ int mn_itree_invalidate(struct mmu_notifier_subscriptions *subscriptions,
 
 	for (sub = mn_itree_inv_start_range(subscriptions, range, &cur_seq);
 	     sub; sub = mn_itree_inv_next(sub, range)) {
+		mn_trace_cb(sub, "invalidate");
 		check_hook_callback(sub, "invalidate");
 		if (sub->ops->invalidate(sub, range, cur_seq))
 			continue;

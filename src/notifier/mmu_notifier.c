@@ -361,6 +361,7 @@ static bool mn_claim_release(struct mmu_notifier_subscriptions *subscriptions,
 static void mn_call_release(struct mmu_notifier *sub, struct mm_struct *mm)
 {
 	if (sub->ops->release) {
+		mn_trace_cb(sub, "release");
 		check_hook_callback(sub, "release");
 		sub->ops->release(sub, mm);
 	}
@@ -647,6 +648,7 @@ mn_hlist_undo_start(struct mmu_notifier_subscriptions *subscriptions,
 		if (sub == failed || !started--)
 			break;
 		if (sub->ops->invalidate_range_end) {
+			mn_trace_cb(sub, "invalidate_range_end");
 			check_hook_callback(sub, "invalidate_range_end");
 			sub->ops->invalidate_range_end(sub, range);
 		}
@@ -668,6 +670,7 @@ static int mn_hlist_invalidate_range_start(
 		int err = 0;
 
 		if (sub->ops->invalidate_range_start) {
+			mn_trace_cb(sub, "invalidate_range_start");
 			check_hook_callback(sub, "invalidate_range_start");
 			err = sub->ops->invalidate_range_start(sub, range);
 		}
@@ -743,6 +746,8 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 	if (WARN_ON(!subscriptions))
 		return 0;
 
+	trace_event(TR_INV_START, "inv_start %#lx-%#lx ev %d",
+		    range->start, range->end, range->event);
 	check_hook_inv_begin(range);
 	/* Callbacks of a non-blockable range may not sleep (oracle). */
 	if (!mmu_notifier_range_blockable(range))
@@ -753,6 +758,8 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 	/* Every callback has returned: what is still registered in the
 	 * range is stale from here on (oracle, before any PTE changes). */
 	check_hook_inv_started(range, ret);
+	trace_event(TR_INV_STARTED, "inv_start %#lx-%#lx done%s",
+		    range->start, range->end, ret ? " (-EAGAIN)" : "");
 	return ret;
 }
 
@@ -780,6 +787,8 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 
 	/* Before anything: an end the oracle never saw start is reported
 	 * there with the range pointer as the key. */
+	trace_event(TR_INV_END, "inv_end %#lx-%#lx", range->start,
+		    range->end);
 	check_hook_inv_end(range);
 	active =
 		atomic_long_dec_return(&mn_state(subscriptions)->active_ranges);
@@ -800,6 +809,7 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub)) {
 		if (sub->ops->invalidate_range_end) {
+			mn_trace_cb(sub, "invalidate_range_end");
 			check_hook_callback(sub, "invalidate_range_end");
 			sub->ops->invalidate_range_end(sub, range);
 		}
@@ -832,6 +842,7 @@ void __mmu_notifier_arch_invalidate_secondary_tlbs(struct mm_struct *mm,
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub))
 		if (sub->ops->arch_invalidate_secondary_tlbs) {
+			mn_trace_cb(sub, "arch_invalidate_secondary_tlbs");
 			check_hook_callback(sub,
 					    "arch_invalidate_secondary_tlbs");
 			sub->ops->arch_invalidate_secondary_tlbs(sub, mm, start,
@@ -866,6 +877,7 @@ int __mmu_notifier_clear_flush_young(struct mm_struct *mm, unsigned long start,
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub))
 		if (sub->ops->clear_flush_young) {
+			mn_trace_cb(sub, "clear_flush_young");
 			check_hook_callback(sub, "clear_flush_young");
 			young |= sub->ops->clear_flush_young(sub, mm, start,
 							     end);
@@ -896,6 +908,7 @@ int __mmu_notifier_clear_young(struct mm_struct *mm, unsigned long start,
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub))
 		if (sub->ops->clear_young) {
+			mn_trace_cb(sub, "clear_young");
 			check_hook_callback(sub, "clear_young");
 			young |= sub->ops->clear_young(sub, mm, start, end);
 		}
@@ -924,6 +937,7 @@ int __mmu_notifier_test_young(struct mm_struct *mm, unsigned long address)
 	for (sub = mn_hlist_first(subscriptions); sub;
 	     sub = mn_hlist_next(subscriptions, sub)) {
 		if (sub->ops->test_young) {
+			mn_trace_cb(sub, "test_young");
 			check_hook_callback(sub, "test_young");
 			young = sub->ops->test_young(sub, mm, address);
 			if (young)

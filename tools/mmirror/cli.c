@@ -19,8 +19,12 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  run [-v] [-q] [--progress] FILE   run a scenario file\n"
+		"  explore SCENARIO [OPTIONS]        search a built-in scenario's\n"
+		"                                    interleavings for races\n"
+		"  explore --list                    list the built-in scenarios\n"
 		"  help [COMMAND]                    show help\n"
 		"\n"
+		"`mmirror explore --help` lists the explorer's options.\n"
 		"`mmirror run --help` describes scenario files; the language is\n"
 		"in docs/scenario-language.md, examples in examples/*.mms.\n");
 }
@@ -152,12 +156,19 @@ int mmirror_main(int argc, char **argv, FILE *out, FILE *err)
 		usage(err);
 		return SCN_EXIT_USAGE;
 	}
+	if (!strcmp(cmd, "explore"))
+		return mmirror_explore_main(argc - 1, argv + 1, out, err);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1, out, err);
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "help")) {
 		if (argc > 2 && !strcmp(argv[2], "run"))
 			run_usage(out);
+		else if (argc > 2 && !strcmp(argv[2], "explore"))
+			return mmirror_explore_main(2, (char *[]){ "explore",
+								   "--help",
+								   NULL },
+						    out, err);
 		else
 			usage(out);
 		return SCN_EXIT_OK;

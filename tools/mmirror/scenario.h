@@ -176,10 +176,14 @@ int scn_run(struct scenario *scn, const struct scn_opts *opts, FILE *out);
 
 /*
  * mmirror_main() - the `mmirror` command line (main.c calls it): `run
- * [-v] [--progress] FILE`, `help`, `--help`, `--version`.
+ * [-v] [--progress] FILE`, `explore ...`, `help`, `--help`, `--version`.
  * Return: the process exit status (SCN_EXIT_*).
  */
 int mmirror_main(int argc, char **argv, FILE *out, FILE *err);
+/* `mmirror explore ARGS` (argv[0] is "explore"), in explore_cli.c; exit
+ * 0 when the result matches the scenario's expectation, 1 when not, 2
+ * for bad arguments. */
+int mmirror_explore_main(int argc, char **argv, FILE *out, FILE *err);
 
 /* --- shared by the parser and the interpreter ------------------------- */
 
