@@ -89,8 +89,8 @@ static int f004_start(struct mmu_notifier *mn,
 	for (i = 0; i < F004_MAX_ACTIVE && dev->active[i].used; i++)
 		;
 	if (i < F004_MAX_ACTIVE)
-		dev->active[i] = (struct f004_active){ range->start,
-						       range->end, true };
+		dev->active[i] =
+			(struct f004_active){ range->start, range->end, true };
 	else
 		dev->nr_overflow++;
 	f004_zap(dev, range->start, range->end);
@@ -245,7 +245,8 @@ int f004_fault(struct f004_dev *dev, unsigned long va)
 	if (f004_va_active(dev, va)) {
 		ret = -EAGAIN;
 	} else {
-		dev->pt[(va - dev->start) >> PAGE_SHIFT] = page_to_pfn(page) + 1;
+		dev->pt[(va - dev->start) >> PAGE_SHIFT] =
+			page_to_pfn(page) + 1;
 		check_map(&dev->cdev, dev->mm, va, page_to_pfn(page), false);
 	}
 	spin_unlock(&dev->lock);

@@ -47,9 +47,9 @@ void kvm_destroy(struct kvm *kvm);
  * KVM_MEM_READONLY; @size 0 deletes the slot (zapping its SPTEs).
  * Return 0, -EINVAL, -EEXIST (overlaps another slot).
  */
-int kvm_set_memory_region(struct kvm *kvm, unsigned int slot,
-			  unsigned long gpa, unsigned long hva,
-			  unsigned long size, unsigned int flags);
+int kvm_set_memory_region(struct kvm *kvm, unsigned int slot, unsigned long gpa,
+			  unsigned long hva, unsigned long size,
+			  unsigned int flags);
 
 struct kvm_vcpu *kvm_vcpu_create(struct kvm *kvm, unsigned int id);
 void kvm_vcpu_destroy(struct kvm_vcpu *vcpu);

@@ -66,8 +66,8 @@ int dmirror_fault(struct dmirror *dm, unsigned long start, unsigned long end,
  * it, without faulting: one DMIRROR_PROT_* byte per page into @states.
  * Return 0, -EINVAL, -EFAULT (the mm exited).
  */
-int dmirror_snapshot(struct dmirror *dm, unsigned long start,
-		     unsigned long end, unsigned char *states);
+int dmirror_snapshot(struct dmirror *dm, unsigned long start, unsigned long end,
+		     unsigned char *states);
 void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *stats);
 const char *dmirror_name(const struct dmirror *dm);
 

@@ -56,8 +56,8 @@ struct completion {
 	unsigned int completers; /* complete*() calls still touching x */
 };
 
-#define COMPLETION_INITIALIZER(work)    \
-	{                               \
+#define COMPLETION_INITIALIZER(work)                     \
+	{                                                \
 		.done = 0, .waiters = 0, .completers = 0 \
 	}
 #define DECLARE_COMPLETION(work) \

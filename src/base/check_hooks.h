@@ -66,8 +66,8 @@ struct check_hooks {
 	/* A CPU of @mm moves @len bytes at @va through frame @pfn; the
 	 * oracle does the move itself (@word: one aligned u64). */
 	void (*cpu_access)(struct mm_struct *mm, unsigned long va,
-			   unsigned long pfn, char *buf, size_t len,
-			   bool write, bool word);
+			   unsigned long pfn, char *buf, size_t len, bool write,
+			   bool word);
 	/* @mm's struct is being freed (last mmdrop). */
 	void (*mm_free)(struct mm_struct *mm);
 
@@ -219,10 +219,9 @@ static inline bool check_hook_copy_page(struct page *dst, struct page *src)
 }
 
 /* True if the oracle moved the bytes (the caller must not move them). */
-static inline bool check_hook_cpu_access(struct mm_struct *mm,
-					 unsigned long va, unsigned long pfn,
-					 char *buf, size_t len, bool write,
-					 bool word)
+static inline bool check_hook_cpu_access(struct mm_struct *mm, unsigned long va,
+					 unsigned long pfn, char *buf,
+					 size_t len, bool write, bool word)
 {
 	const struct check_hooks *h = check_hooks_get();
 
