@@ -159,6 +159,20 @@ static int add_row(struct dctx *c, const struct diagram_event *e,
 	return 0;
 }
 
+/*
+ * Rows elision never hides: the marked row, and every event a race is
+ * told by (notifier start/started/end and callbacks, PTE writes, TLB
+ * flushes, faults, device maps and accesses).  Only lock/unlock and note
+ * rows fold away: a long run of them is bookkeeping, while a missing
+ * inv_start or PTE row would hide the race itself.
+ */
+static bool row_pinned(const struct diagram_event *e)
+{
+	return e->marked ||
+	       (e->kind != TR_LOCK && e->kind != TR_UNLOCK &&
+		e->kind != TR_NOTE);
+}
+
 /* Rows for the run @sel[0..n) of one thread, eliding its middle. */
 static int add_run(struct dctx *c, const struct diagram_event **sel,
 		   size_t n)
@@ -173,8 +187,9 @@ static int add_run(struct dctx *c, const struct diagram_event **sel,
 	while (i < n && !ret) {
 		size_t j = i;
 
-		/* a hidden span: neither head, tail nor marked */
-		while (j < n && j >= head && j < n - tail && !sel[j]->marked)
+		/* a hidden span: neither head, tail nor pinned */
+		while (j < n && j >= head && j < n - tail &&
+		       !row_pinned(sel[j]))
 			j++;
 		if (j - i >= 2) {
 			ret = add_row(c, NULL, t, j - i);

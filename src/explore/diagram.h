@@ -45,7 +45,9 @@ struct diagram_opts {
 	/*
 	 * Elide a run of more than @max_run consecutive rows of one thread
 	 * down to its first max_run/2 and last max_run/2 - 1 rows around a
-	 * "... K more steps of NAME ..." row; marked rows are always shown.
+	 * "... K more steps of NAME ..." row.  Only lock, unlock and note
+	 * rows are ever hidden: marked rows and notifier, PTE, TLB, fault
+	 * and device rows are always shown.
 	 * 0: never elide.  Values below 3 count as 3.
 	 */
 	unsigned int max_run;

@@ -109,7 +109,7 @@ static void fill_run(struct diagram_event *ev, size_t n, unsigned int t,
 		"a5", "a6", "a7", "a8", "a9" };
 
 	for (size_t i = 0; i < n; i++)
-		ev[i] = (struct diagram_event)E(step0 + i, t, TR_PTE, txt[i]);
+		ev[i] = (struct diagram_event)E(step0 + i, t, TR_NOTE, txt[i]);
 }
 
 static void test_elide(void **state)
@@ -154,6 +154,49 @@ static void test_elide(void **state)
 	assert_int_equal(render(ev, 5, names2, 2, &o), 0);
 	assert_null(strstr(text, "more steps"));
 	assert_non_null(strstr(text, "\n      5  a4"));
+}
+
+/*
+ * Elision folds lock and note rows only: an inv_start, a PTE write or a
+ * device access inside a long run stays, splitting the hidden span.
+ */
+static void test_elide_keeps_key_rows(void **state)
+{
+	static const enum trace_kind key[] = { TR_INV_START, TR_INV_STARTED,
+		TR_INV_END, TR_CALLBACK, TR_PTE, TR_TLB_FLUSH, TR_FAULT,
+		TR_DEV_MAP, TR_DEV_ACCESS };
+	struct diagram_event ev[20];
+	struct diagram_opts o = { .max_run = 5 };
+
+	for (size_t k = 0; k < ARRAY_SIZE(key); k++) {
+		fill_run(ev, 10, 0, 1);
+		fill_run(ev + 10, 10, 0, 11);
+		ev[10].kind = key[k];
+		ev[10].text = "key";
+		ev[14].kind = TR_LOCK;
+		ev[14].text = "lock &l";
+		assert_int_equal(render(ev, 20, names2, 2, &o), 0);
+		assert_non_null(strstr(text, "\n     11  key "));
+		assert_null(strstr(text, "lock &l"));
+		assert_non_null(strstr(text, "... 8 more steps of T0 main ..."));
+		assert_non_null(strstr(text, "... 7 more steps of T0 main ..."));
+	}
+	/* two pinned rows in a row, and relevant-only filtering with them */
+	fill_run(ev, 10, 0, 1);
+	ev[5].kind = TR_INV_START;
+	ev[6].kind = TR_PTE;
+	o.relevant_only = true;
+	assert_int_equal(render(ev, 10, names2, 2, &o), 0);
+	expect("   step  T0 main                         | T1 fault\n"
+	       "   ----  ------------------------------- | --------\n"
+	       "      1  a0                              |\n"
+	       "      2  a1                              |\n"
+	       "         ... 3 more steps of T0 main ... |\n"
+	       "      6  a5                              |\n"
+	       "      7  a6                              |\n"
+	       "      8  a7                              |\n"
+	       "      9  a8                              |\n"
+	       "     10  a9                              |\n");
 }
 
 static void test_wrap(void **state)
@@ -227,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_default_names),
 		cmocka_unit_test(test_relevant_locks),
 		cmocka_unit_test(test_elide),
+		cmocka_unit_test(test_elide_keeps_key_rows),
 		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_errors),
