@@ -40,7 +40,16 @@
  *   -EFAULT  no VMA at @start; a VM_IO/VM_PFNMAP VMA; a write to a
  *            read-only VMA without FOLL_FORCE (or with FOLL_FORCE on shared
  *            memory); nothing present with FOLL_NOFAULT; a fault that failed;
- *   -ENOMEM  allocation failure while faulting.
+ *   -ENOMEM  allocation failure while faulting;
+ *   -EOPNOTSUPP  FOLL_LONGTERM on filesystem-dax or device-coherent
+ *            memory (memremap.h).
+ *
+ * Device memory (devmap entries of a dev_pagemap, memremap.h): GUP holds
+ * the page with a reference above its idle one, taken only after
+ * get_dev_pagemap() confirmed the pgmap is live (-EFAULT if it is being
+ * removed or gone).  Release a pin with unpin_user_page*() and a FOLL_GET
+ * reference with put_devmap_page(): both wake a removal waiting for the
+ * page to become idle.
  */
 #ifndef MMIRROR_GUP_H
 #define MMIRROR_GUP_H
@@ -105,6 +114,17 @@ int get_user_pages_fast(struct mm_struct *mm, unsigned long start, int nr_pages,
 /* pin_user_pages_fast() - get_user_pages_fast() with FOLL_PIN. */
 int pin_user_pages_fast(struct mm_struct *mm, unsigned long start, int nr_pages,
 			unsigned int gup_flags, struct page **pages);
+
+/*
+ * gup_fast_set_devmap_check() - whether GUP-fast asks the dev_pagemap
+ * (get_dev_pagemap) before it grabs a page mapped by a devmap entry.  On
+ * by default, as in the kernel.  Off, devmap pages are grabbed like any
+ * other: seed 003's "GUP-fast is safe even without the extra pgmap check
+ * when removal zaps and flushes first" (docs/gup.md).  A system-wide
+ * switch for tests and explorer scenarios: set it while no GUP runs.
+ * Return: the previous setting.
+ */
+bool gup_fast_set_devmap_check(bool on);
 
 /*
  * unpin_user_page() - drop one FOLL_PIN pin (pincount, then the reference:

@@ -38,6 +38,7 @@
  * folio): a folio with _pincount > 0 always has a reference behind it.
  */
 #include <limits.h>
+#include <mmirror/memremap.h>
 #include <mmirror/mmu_notifier.h>
 #include "../mm/internal.h"
 #include "base/check_hooks.h"
@@ -69,13 +70,19 @@ void gup_grab_refs(struct page *head, int refs, unsigned int flags)
 /* Undo gup_grab_refs(); the last reference may free the folio. */
 void gup_put_refs(struct page *head, int refs, unsigned int flags)
 {
+	bool devmap;
+
 	if ((flags & FOLL_PIN) && PageZero(head))
 		return;
+	/* Read before our put: afterwards the page may be freed. */
+	devmap = PageDevmap(head);
 	if (flags & FOLL_PIN)
 		atomic_sub(refs, &head->_pincount);
 	if (refs > 1)
 		atomic_sub(refs - 1, &head->_refcount);
 	put_page(head);
+	if (devmap)
+		devmap_page_put_notify();
 }
 
 /*
@@ -84,6 +91,8 @@ void gup_put_refs(struct page *head, int refs, unsigned int flags)
  */
 static void unpin_folio_refs(struct page *head, int n)
 {
+	bool devmap;
+
 	if (PageZero(head))
 		return;
 	/* Unpinning what is not pinned: undo and complain. */
@@ -92,9 +101,14 @@ static void unpin_folio_refs(struct page *head, int n)
 		check_hook_unpin_underflow(head, n);
 		return;
 	}
+	/* Read while our reference still holds the page. */
+	devmap = PageDevmap(head);
 	if (n > 1)
 		atomic_sub(n - 1, &head->_refcount);
 	put_page(head);
+	/* A removal may be waiting for the page to become idle. */
+	if (devmap)
+		devmap_page_put_notify();
 }
 
 void unpin_user_page(struct page *page)
@@ -234,6 +248,7 @@ enum follow_res {
 	FOLLOW_UNSHARE, /* write-fault (pin of a shared anon page) */
 	FOLLOW_COW, /* gup_cow_pte() on *orig, then follow again */
 	FOLLOW_EFAULT, /* cannot be held (a special non-zero entry) */
+	FOLLOW_EOPNOTSUPP, /* FOLL_LONGTERM on fsdax/coherent memory */
 };
 
 /*
@@ -265,6 +280,44 @@ static enum follow_res gup_leaf_ok(struct vm_area_struct *vma, u64 entry,
 	return FOLLOW_OK;
 }
 
+/* May a FOLL_LONGTERM pin hold this device page?  (Kernel: fsdax never;
+ * coherent memory is migrated out first - not modelled: refused.) */
+static bool devmap_longterm_ok(const struct dev_pagemap *pgmap)
+{
+	return pgmap->type != MEMORY_DEVICE_FS_DAX &&
+	       pgmap->type != MEMORY_DEVICE_COHERENT;
+}
+
+/*
+ * A devmap PTE (PTE lock held): hold the page only through a live pgmap
+ * reference, as the kernel's follow_devmap does.  Our PTE lock keeps the
+ * zap (step 3 of memunmap_pages) from clearing the entry meanwhile; the
+ * pgmap reference is what also covers a removal that does not zap.
+ */
+static enum follow_res gup_follow_devmap(struct vm_area_struct *vma, pte_t pte,
+					 unsigned int flags,
+					 struct page **pagep)
+{
+	struct dev_pagemap *pgmap = get_dev_pagemap(pte_pfn(pte), NULL);
+	struct page *page = pte_page(pte);
+	enum follow_res res;
+
+	if (!pgmap)
+		return FOLLOW_EFAULT; /* the device is going or gone */
+	if ((flags & FOLL_LONGTERM) && !devmap_longterm_ok(pgmap))
+		res = FOLLOW_EOPNOTSUPP;
+	else
+		res = gup_leaf_ok(vma, pte_val(pte), page, page, flags);
+	if (res == FOLLOW_COW)
+		res = FOLLOW_EFAULT; /* no private copy of device memory */
+	if (res == FOLLOW_OK) {
+		gup_grab_refs(page, 1, flags);
+		*pagep = page;
+	}
+	put_dev_pagemap(pgmap);
+	return res;
+}
+
 /* The PTE level: check and grab under the PTE lock. */
 static enum follow_res gup_follow_pte(struct vm_area_struct *vma, pmd_t *pmdp,
 				      unsigned long addr, unsigned int flags,
@@ -282,6 +335,10 @@ static enum follow_res gup_follow_pte(struct vm_area_struct *vma, pmd_t *pmdp,
 	*orig = pte;
 	if (!pte_present(pte) || pte_protnone(pte)) {
 		res = FOLLOW_FAULT;
+		goto out;
+	}
+	if (pte_devmap(pte)) {
+		res = gup_follow_devmap(vma, pte, flags, pagep);
 		goto out;
 	}
 	if (pte_special(pte) && !is_zero_pfn(pte_pfn(pte))) {
@@ -531,6 +588,10 @@ static long __get_user_pages(struct mm_struct *mm, unsigned long start,
 					 &pmdp);
 			if (res == FOLLOW_OK)
 				break;
+			if (res == FOLLOW_EOPNOTSUPP) {
+				err = -EOPNOTSUPP;
+				break;
+			}
 			if (res == FOLLOW_EFAULT || ++tries > GUP_MAX_TRIES) {
 				err = -EFAULT;
 				break;

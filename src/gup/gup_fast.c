@@ -8,7 +8,8 @@
  *   for each level: entry = Xp_get(entryp)         ONE read (tear-free)
  *                   bail if none / not a table;  descend via the snapshot
  *   at the leaf:    bail unless present, not PROT_NONE, not special (zero
- *                   page, pfnmap), not devmap, and writable if FOLL_WRITE
+ *                   page, pfnmap) unless devmap, writable if FOLL_WRITE
+ *                   devmap: pgmap = get_dev_pagemap(pfn) or bail
  *                   get_page_unless_zero(head)     (+ pincount for pins)
  *                   smp_mb()
  *                   re-read the leaf (and the PMD above a PTE table):
@@ -60,11 +61,36 @@
  * re-read fail.  The hook exists to prove that, and to catch a broken
  * variant of this file.
  *
+ * Device memory (devmap entries, seed 003).  A devmap PTE maps a page of
+ * a dev_pagemap (memremap.h); its frames go back to the allocator when the
+ * device is removed.  Like the kernel we ask the pgmap first: a live
+ * reference from get_dev_pagemap() (held, IRQs off, until the table's
+ * PTEs are done) means removal has not passed its kill-and-wait step, so
+ * the page cannot be freed under the grab; a removed or dying pgmap sends
+ * us to the slow path.  The seed's argument is that this check is only
+ * needed because filesystem-dax removal did not zap: memunmap_pages()
+ * zaps every mapping and flushes before it frees, and that flush waits
+ * for this IRQ-off section like any other zap's.  gup_fast_devmap_check
+ * (gup.h) turns the check off so both sides can be shown:
+ *
+ *   removal          pgmap check   result (tests/explore/test_seed003.c)
+ *   no zap (flawed)  on            safe: the kill makes the lookup fail
+ *   no zap (flawed)  off           use after free of a removed page
+ *   zap + flush      off           safe: the flush waits for us
+ *
+ * A grab that FAILS on a frame whose generation moved since the leaf read
+ * is reported too: get_page_unless_zero() touched the struct page of a
+ * freed frame (in the kernel, memory that may no longer exist).  With the
+ * IRQ-off protocol respected that cannot happen either, for any page.
+ * FOLL_LONGTERM devmap requests leave the fast path at once: the slow
+ * path decides (fsdax refuses them).
+ *
  * Everything the fast path declines goes to the slow path, which faults,
  * breaks COW, handles the zero page, devmap and special entries, unshares
  * and returns the errors.
  */
 #include <mmirror/irqflags.h>
+#include <mmirror/memremap.h>
 #include "base/check_hooks.h"
 #include "base/trace.h"
 #include "internal.h"
@@ -97,8 +123,12 @@ static bool gup_fast_leaf_ok(u64 entry, unsigned int flags)
 {
 	if (!(entry & _PAGE_PRESENT)) /* none, swap-type, PROT_NONE */
 		return false;
-	if (entry & (_PAGE_SPECIAL | _PAGE_DEVMAP))
+	if (entry & _PAGE_DEVMAP) {
+		if (flags & FOLL_LONGTERM)
+			return false;
+	} else if (entry & _PAGE_SPECIAL) {
 		return false;
+	}
 	if ((flags & FOLL_WRITE) && !(entry & _PAGE_RW))
 		return false;
 	return true;
@@ -116,40 +146,85 @@ static bool gup_fast_pin_ok(struct page *head, struct page *excl,
 	       PageAnonExclusive(excl);
 }
 
+/* Written by gup_fast_set_devmap_check() only; read once per walk. */
+static bool gup_fast_devmap_check = true;
+
+bool gup_fast_set_devmap_check(bool on)
+{
+	bool old = READ_ONCE(gup_fast_devmap_check);
+
+	WRITE_ONCE(gup_fast_devmap_check, on);
+	return old;
+}
+
+/*
+ * Take @page at @addr of a PTE read as @pte; NULL (nothing held) to bail.
+ * *@pgmapp: the pgmap reference held for devmap entries (reused across
+ * the table, put by the caller); @devmap_check: ask the pgmap at all.
+ */
+static struct page *gup_fast_grab_pte(pte_t pte, pte_t *ptep, pmd_t pmd,
+				      pmd_t *pmdp, unsigned long addr,
+				      unsigned int flags, bool devmap_check,
+				      struct dev_pagemap **pgmapp)
+{
+	struct page *page = pte_page(pte), *head;
+	unsigned long gen = check_gup_fast_gen(&page->gen);
+
+	if (pte_devmap(pte) && devmap_check) {
+		*pgmapp = get_dev_pagemap(pte_pfn(pte), *pgmapp);
+		if (!*pgmapp)
+			return NULL; /* removed or dying: the slow path */
+	}
+	head = gup_fast_try_grab(page, 1, flags);
+	if (!head) {
+		/* We touched its count: was the frame freed under us? */
+		check_hook_gup_fast(page, addr, gen);
+		return NULL;
+	}
+	/* Orders our count RMW before the re-reads (the pair to the
+	 * zapper's clear-then-put and fork's wrprotect-then-check). */
+	smp_mb();
+	if (!pmd_same(pmdp_get(pmdp), pmd) || !pte_same(ptep_get(ptep), pte) ||
+	    !gup_fast_pin_ok(head, page, flags)) {
+		gup_put_refs(head, 1, flags);
+		return NULL;
+	}
+	check_hook_gup_fast(page, addr, gen);
+	trace_event(TR_FAULT, "gup-fast grab %#lx pfn %#lx%s", addr,
+		    page_to_pfn(page), pte_devmap(pte) ? " devmap" : "");
+	return page;
+}
+
 /* PTEs of one table, [addr, end).  Returns false at the first bail. */
 static bool gup_fast_pte_range(pmd_t pmd, pmd_t *pmdp, unsigned long addr,
 			       unsigned long end, unsigned int flags,
 			       struct page **pages, int *nr)
 {
+	/* Pairs with WRITE_ONCE in gup_fast_set_devmap_check(). */
+	bool devmap_check = READ_ONCE(gup_fast_devmap_check);
 	pte_t *ptep = pmd_pgtable(pmd) + pte_index(addr);
+	struct dev_pagemap *pgmap = NULL;
+	bool ok = true;
 
 	do {
 		pte_t pte = ptep_get(ptep);
-		struct page *page, *head;
-		unsigned long gen;
+		struct page *page;
 
-		if (!gup_fast_leaf_ok(pte_val(pte), flags))
-			return false;
-		page = pte_page(pte);
-		gen = check_gup_fast_gen(&page->gen);
-		head = gup_fast_try_grab(page, 1, flags);
-		if (!head)
-			return false;
-		/* Orders our count RMW before the re-reads (the pair to the
-		 * zapper's clear-then-put and fork's wrprotect-then-check). */
-		smp_mb();
-		if (!pmd_same(pmdp_get(pmdp), pmd) ||
-		    !pte_same(ptep_get(ptep), pte) ||
-		    !gup_fast_pin_ok(head, page, flags)) {
-			gup_put_refs(head, 1, flags);
-			return false;
+		if (!gup_fast_leaf_ok(pte_val(pte), flags)) {
+			ok = false;
+			break;
 		}
-		check_hook_gup_fast(page, addr, gen);
-		trace_event(TR_FAULT, "gup-fast grab %#lx pfn %#lx", addr,
-			    page_to_pfn(page));
+		page = gup_fast_grab_pte(pte, ptep, pmd, pmdp, addr, flags,
+					 devmap_check, &pgmap);
+		if (!page) {
+			ok = false;
+			break;
+		}
 		pages[(*nr)++] = page;
 	} while (ptep++, addr += PAGE_SIZE, addr != end);
-	return true;
+	/* Never sleeps: fine with IRQs off. */
+	put_dev_pagemap(pgmap);
+	return ok;
 }
 
 /* Read a PMD or PUD entry through its level's one getter (tear-free). */
@@ -172,7 +247,8 @@ static bool gup_fast_huge(u64 *entryp, u64 snap, unsigned int shift,
 	struct page *page, *head;
 	unsigned long gen;
 
-	if (!gup_fast_leaf_ok(snap, flags))
+	/* Devmap entries are only ever PTEs (memremap.h). */
+	if (!gup_fast_leaf_ok(snap, flags) || (snap & _PAGE_DEVMAP))
 		return false;
 	page = pfn_to_page(((snap & PTE_PFN_MASK) >> PAGE_SHIFT) +
 			   ((addr & ((1UL << shift) - 1)) >> PAGE_SHIFT));
