@@ -22,17 +22,26 @@
  * mmu_notifier_synchronize() for the free_notifier, which runs only after
  * every such walker is gone, and only then frees the device.
  *
- * The oracle has no hook for a driver's own objects, so this driver
- * carries its own KASAN stand-in: the subscription (alive until the grace
- * period) remembers that its device was freed, and a callback that would
- * dereference it WARNs and counts instead.  If the free happens between
- * that test and the dereference, the use after free is real: ASan reports
- * it.
+ * The oracle sees the flaw through its object-lifetime rule: the device
+ * is check_obj_alloc()ed at create, check_obj_free()d by either teardown
+ * before the memory goes, and the callback says check_obj_access()
+ * before it dereferences it.  A late callback is CHECK_USE_AFTER_FREE.
+ *
+ * THE QUARANTINE (a deviation from a real use after free).  The flawed
+ * teardown tells the oracle "freed" at once, but releases the memory
+ * with kfree_rcu(), as KASAN's quarantine delays reuse: the grace period
+ * starts after the put, so it waits for every walker that found the
+ * subscription before the unlink.  The late callback, once reported,
+ * goes on to read the old, intact device (torn down, but not reused or
+ * unmapped): the explorer ends the schedule with a clean violation and
+ * real threads never crash.  A real driver would read whatever the
+ * allocator put there next.
  */
 #include <mmirror/atomic.h>
 #include <mmirror/check.h>
 #include <mmirror/mm.h>
 #include <mmirror/mmu_notifier.h>
+#include <mmirror/rcupdate.h>
 #include <mmirror/slab.h>
 #include <mmirror/spinlock.h>
 #include "flawed/seed002.h"
@@ -43,6 +52,7 @@ struct f002_dev {
 	struct f002_sub *sub;
 	spinlock_t lock; /* guards nr_invalidations */
 	unsigned long nr_invalidations;
+	struct rcu_head rcu; /* the flawed teardown's quarantine */
 };
 
 /* The shared subscription: freed by free_notifier after a grace period. */
@@ -52,13 +62,8 @@ struct f002_sub {
 	 * start: it is set under nothing, so a callback may see NULL and
 	 * skip) and read by the callbacks. */
 	struct f002_dev *dev;
-	/* Written by f002_destroy_flawed() before it frees dev; read by
-	 * the callbacks (the KASAN stand-in). */
-	bool dev_freed;
 	struct f002_pause pause;
 };
-
-static atomic_long_t f002_nr_late;
 
 static struct f002_sub *mn_to_sub(struct mmu_notifier *mn)
 {
@@ -87,11 +92,9 @@ static int f002_inv_start(struct mmu_notifier *mn,
 	dev = READ_ONCE(sub->dev);
 	if (!dev)
 		return 0;
-	/* Pairs with WRITE_ONCE in f002_destroy_flawed(). */
-	if (WARN_ON(READ_ONCE(sub->dev_freed))) {
-		atomic_long_inc(&f002_nr_late);
-		return 0;
-	}
+	/* The flawed teardown may have freed it under us: the oracle
+	 * reports it (the quarantine keeps the memory, see above). */
+	check_obj_access(dev, "f002_inv_start");
 	spin_lock(&dev->lock);
 	dev->nr_invalidations++;
 	check_unmap(&dev->cdev, dev->mm, range->start, range->end);
@@ -109,6 +112,23 @@ static struct mmu_notifier *f002_alloc(struct mm_struct *mm)
 static void f002_free(struct mmu_notifier *mn)
 {
 	kfree(mn_to_sub(mn));
+}
+
+/*
+ * The device is dead to the oracle, before its memory may go: first as
+ * an object (a callback that uses it from now on is reported), then as
+ * a device (the oracle forgets its translations and pins).
+ */
+static void f002_kill_dev(struct f002_dev *dev)
+{
+	check_obj_free(dev);
+	check_dev_fini(&dev->cdev);
+}
+
+static void f002_free_dev(struct f002_dev *dev)
+{
+	f002_kill_dev(dev);
+	kfree(dev);
 }
 
 static const struct mmu_notifier_ops f002_ops = {
@@ -133,25 +153,19 @@ struct f002_dev *f002_create(struct mm_struct *mm, const char *name)
 
 	if (!dev)
 		return NULL;
+	check_obj_alloc(dev, sizeof(*dev), "f002_dev");
 	spin_lock_init(&dev->lock);
 	dev->mm = mm;
 	check_dev_init(&dev->cdev, name);
 	mn = mmu_notifier_get(&f002_ops, mm);
 	if (IS_ERR(mn)) {
-		check_dev_fini(&dev->cdev);
-		kfree(dev);
+		f002_free_dev(dev);
 		return NULL;
 	}
 	dev->sub = mn_to_sub(mn);
 	/* Read by f002_inv_start(). */
 	WRITE_ONCE(dev->sub->dev, dev);
 	return dev;
-}
-
-static void f002_free_dev(struct f002_dev *dev)
-{
-	check_dev_fini(&dev->cdev);
-	kfree(dev);
 }
 
 /**
@@ -178,21 +192,21 @@ void f002_destroy(struct f002_dev *dev)
  * @dev: from f002_create(), or NULL.
  *
  * A callback that found the subscription before the put's unlink still
- * runs after this returns and reads the freed device.
+ * runs after this returns and reads the freed device.  The memory itself
+ * is quarantined until a grace period after the put (see the top of the
+ * file), so that read is reported, not performed on reused memory.
  *
  * Context: may sleep (it does not, which is the bug).
  */
 void f002_destroy_flawed(struct f002_dev *dev)
 {
-	struct f002_sub *sub;
-
 	if (!dev)
 		return;
-	sub = dev->sub;
-	/* Read by f002_inv_start(); sub lives until the grace period. */
-	WRITE_ONCE(sub->dev_freed, true);
-	mmu_notifier_put(&sub->mn);
-	f002_free_dev(dev);
+	mmu_notifier_put(&dev->sub->mn);
+	/* THE FLAW: kfree(dev) with a callback maybe still on the sub. */
+	f002_kill_dev(dev);
+	/* The quarantine: the memory outlives the late callbacks. */
+	kfree_rcu(dev, rcu);
 }
 
 /**
@@ -207,14 +221,4 @@ void f002_set_pause(struct f002_dev *dev, const struct f002_pause *pause)
 	if (!dev)
 		return;
 	dev->sub->pause = pause ? *pause : (struct f002_pause){ 0 };
-}
-
-/**
- * f002_late_callbacks() - callbacks that ran on a freed device.
- *
- * Context: any.  Return: the count since the program started.
- */
-unsigned long f002_late_callbacks(void)
-{
-	return atomic_long_read(&f002_nr_late);
 }

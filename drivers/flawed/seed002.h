@@ -4,8 +4,9 @@
  * subscription (mmu_notifier_get/put) points at a device object that
  * f002_destroy_flawed() frees right after mmu_notifier_put(), without
  * waiting for the callbacks that may still be running.  f002_destroy() is
- * the correct lifetime (put, mmu_notifier_synchronize(), then free).  See
- * drivers/flawed/README.md.
+ * the correct lifetime (put, mmu_notifier_synchronize(), then free).  The
+ * oracle reports a callback on the freed device (check_obj_access():
+ * CHECK_USE_AFTER_FREE).  See drivers/flawed/README.md.
  */
 #ifndef MMIRROR_DRIVERS_FLAWED_SEED002_H
 #define MMIRROR_DRIVERS_FLAWED_SEED002_H
@@ -28,6 +29,5 @@ struct f002_dev *f002_create(struct mm_struct *mm, const char *name);
 void f002_destroy(struct f002_dev *dev);
 void f002_destroy_flawed(struct f002_dev *dev);
 void f002_set_pause(struct f002_dev *dev, const struct f002_pause *pause);
-unsigned long f002_late_callbacks(void);
 
 #endif /* MMIRROR_DRIVERS_FLAWED_SEED002_H */

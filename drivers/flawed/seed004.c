@@ -29,13 +29,11 @@
  * sampled before GUP and re-checked under the driver lock catches an
  * invalidation that has already ended.
  */
-#include <mmirror/check.h>
 #include <mmirror/gup.h>
 #include <mmirror/mm.h>
-#include <mmirror/mmu_notifier.h>
 #include <mmirror/page.h>
 #include <mmirror/slab.h>
-#include <mmirror/spinlock.h>
+#include "flawed/fdev.h"
 #include "flawed/seed004.h"
 
 #define F004_MAX_ACTIVE 8
@@ -47,36 +45,15 @@ struct f004_active {
 };
 
 struct f004_dev {
-	struct mmu_notifier mn;
-	struct check_dev cdev;
-	/* Guards active, nr_overflow and pt; taken by both callbacks. */
-	spinlock_t lock;
+	struct fdev fd; /* fd.lock guards active and nr_overflow too */
 	struct f004_active active[F004_MAX_ACTIVE];
 	/* Invalidations that found active[] full: treat all as active. */
 	unsigned int nr_overflow;
-	struct mm_struct *mm;
-	unsigned long start, npages;
-	unsigned long *pt; /* pfn + 1 per page; 0: no translation */
-	struct f004_pause pause;
 };
 
 static struct f004_dev *mn_to_dev(struct mmu_notifier *mn)
 {
-	return container_of(mn, struct f004_dev, mn);
-}
-
-/* Drop the translations of [s, e) within the device range (lock held). */
-static void f004_zap(struct f004_dev *dev, unsigned long s, unsigned long e)
-{
-	unsigned long end = dev->start + (dev->npages << PAGE_SHIFT);
-
-	s = max(s, dev->start);
-	e = min(e, end);
-	if (s >= e)
-		return;
-	for (unsigned long a = s; a < e; a += PAGE_SIZE)
-		dev->pt[(a - dev->start) >> PAGE_SHIFT] = 0;
-	check_unmap(&dev->cdev, dev->mm, s, e);
+	return container_of(mn, struct f004_dev, fd.mn);
 }
 
 static int f004_start(struct mmu_notifier *mn,
@@ -85,7 +62,7 @@ static int f004_start(struct mmu_notifier *mn,
 	struct f004_dev *dev = mn_to_dev(mn);
 	unsigned int i;
 
-	spin_lock(&dev->lock);
+	spin_lock(&dev->fd.lock);
 	for (i = 0; i < F004_MAX_ACTIVE && dev->active[i].used; i++)
 		;
 	if (i < F004_MAX_ACTIVE)
@@ -93,8 +70,8 @@ static int f004_start(struct mmu_notifier *mn,
 			(struct f004_active){ range->start, range->end, true };
 	else
 		dev->nr_overflow++;
-	f004_zap(dev, range->start, range->end);
-	spin_unlock(&dev->lock);
+	fdev_zap(&dev->fd, range->start, range->end);
+	spin_unlock(&dev->fd.lock);
 	return 0;
 }
 
@@ -104,7 +81,7 @@ static void f004_end(struct mmu_notifier *mn,
 	struct f004_dev *dev = mn_to_dev(mn);
 	unsigned int i;
 
-	spin_lock(&dev->lock);
+	spin_lock(&dev->fd.lock);
 	for (i = 0; i < F004_MAX_ACTIVE; i++) {
 		struct f004_active *a = &dev->active[i];
 
@@ -116,7 +93,7 @@ static void f004_end(struct mmu_notifier *mn,
 	}
 	if (i == F004_MAX_ACTIVE && !WARN_ON(!dev->nr_overflow))
 		dev->nr_overflow--;
-	spin_unlock(&dev->lock);
+	spin_unlock(&dev->fd.lock);
 }
 
 /* THE FLAW: "no invalidation of va runs now" is taken for "nothing
@@ -138,9 +115,9 @@ static void f004_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
 	struct f004_dev *dev = mn_to_dev(mn);
 
-	spin_lock(&dev->lock);
-	f004_zap(dev, dev->start, dev->start + (dev->npages << PAGE_SHIFT));
-	spin_unlock(&dev->lock);
+	spin_lock(&dev->fd.lock);
+	fdev_zap_all(&dev->fd);
+	spin_unlock(&dev->fd.lock);
 }
 
 static const struct mmu_notifier_ops f004_ops = {
@@ -162,31 +139,15 @@ static const struct mmu_notifier_ops f004_ops = {
 struct f004_dev *f004_create(struct mm_struct *mm, unsigned long start,
 			     unsigned long npages, const char *name)
 {
-	struct f004_dev *dev;
+	struct f004_dev *dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 
-	if (!mm || (start & ~PAGE_MASK) || !npages || npages > 4096)
-		return NULL;
-	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev)
 		return NULL;
-	dev->pt = kcalloc(npages, sizeof(*dev->pt), GFP_KERNEL);
-	if (!dev->pt)
-		goto free_dev;
-	spin_lock_init(&dev->lock);
-	dev->mm = mm;
-	dev->start = start;
-	dev->npages = npages;
-	check_dev_init(&dev->cdev, name);
-	dev->mn.ops = &f004_ops;
-	if (mmu_notifier_register(&dev->mn, mm))
-		goto fini;
+	if (fdev_init(&dev->fd, mm, start, npages, name, &f004_ops)) {
+		kfree(dev);
+		return NULL;
+	}
 	return dev;
-fini:
-	check_dev_fini(&dev->cdev);
-	kfree(dev->pt);
-free_dev:
-	kfree(dev);
-	return NULL;
 }
 
 /**
@@ -199,16 +160,8 @@ void f004_destroy(struct f004_dev *dev)
 {
 	if (!dev)
 		return;
-	mmu_notifier_unregister(&dev->mn, dev->mm);
-	check_dev_fini(&dev->cdev);
-	kfree(dev->pt);
+	fdev_fini(&dev->fd);
 	kfree(dev);
-}
-
-static bool f004_in_range(struct f004_dev *dev, unsigned long va)
-{
-	return va >= dev->start &&
-	       ((va - dev->start) >> PAGE_SHIFT) < dev->npages;
 }
 
 /**
@@ -230,89 +183,33 @@ int f004_fault(struct f004_dev *dev, unsigned long va)
 	int ret = 0;
 
 	va &= PAGE_MASK;
-	if (!dev || !f004_in_range(dev, va))
+	if (!dev || !fdev_in_range(&dev->fd, va))
 		return -EINVAL;
-	mmap_read_lock(dev->mm);
-	got = get_user_pages(dev->mm, va, 1, 0, &page);
-	mmap_read_unlock(dev->mm);
+	mmap_read_lock(dev->fd.mm);
+	got = get_user_pages(dev->fd.mm, va, 1, 0, &page);
+	mmap_read_unlock(dev->fd.mm);
 	if (got != 1)
 		return -EFAULT;
-	if (dev->pause.read_done) {
-		complete(dev->pause.read_done);
-		wait_for_completion(dev->pause.go);
-	}
-	spin_lock(&dev->lock);
-	if (f004_va_active(dev, va)) {
+	fdev_pause_point(&dev->fd);
+	spin_lock(&dev->fd.lock);
+	if (f004_va_active(dev, va))
 		ret = -EAGAIN;
-	} else {
-		dev->pt[(va - dev->start) >> PAGE_SHIFT] =
-			page_to_pfn(page) + 1;
-		check_map(&dev->cdev, dev->mm, va, page_to_pfn(page), false);
-	}
-	spin_unlock(&dev->lock);
+	else
+		fdev_install(&dev->fd, va, page_to_pfn(page));
+	spin_unlock(&dev->fd.lock);
 	/* No pin: the device relies on the notifier, as hmm does. */
 	put_page(page);
 	return ret;
 }
 
 /**
- * f004_read() - a device read of @len bytes at @va through its table.
- * @dev: the device.
- * @va: the address (the access stays within its page).
- * @buf: where the bytes go.
- * @len: how many.
+ * f004_fdev() - the device base of @dev: fdev_read(), fdev_pfn() and
+ * fdev_set_pause() (fdev.h) work on it.
+ * @dev: the device, or NULL.
  *
- * Context: any (takes the device spinlock).
- * Return: 0; -EFAULT no translation; -EINVAL bad arguments.
+ * Context: any.  Return: its struct fdev (NULL for NULL).
  */
-int f004_read(struct f004_dev *dev, unsigned long va, void *buf, size_t len)
+struct fdev *f004_fdev(struct f004_dev *dev)
 {
-	unsigned long w;
-	int ret = -EFAULT;
-
-	if (!dev || !f004_in_range(dev, va))
-		return -EINVAL;
-	spin_lock(&dev->lock);
-	w = dev->pt[(va - dev->start) >> PAGE_SHIFT];
-	if (w)
-		ret = check_dev_read(&dev->cdev, dev->mm, va, w - 1, buf, len);
-	spin_unlock(&dev->lock);
-	return ret;
-}
-
-/**
- * f004_pfn() - the frame @dev translates @va to, 0 if none.
- * @dev: the device.
- * @va: an address inside the device range.
- *
- * Context: any.  Return: the pfn or 0.
- */
-unsigned long f004_pfn(struct f004_dev *dev, unsigned long va)
-{
-	unsigned long w;
-
-	if (!dev || !f004_in_range(dev, va))
-		return 0;
-	spin_lock(&dev->lock);
-	w = dev->pt[(va - dev->start) >> PAGE_SHIFT];
-	spin_unlock(&dev->lock);
-	return w ? w - 1 : 0;
-}
-
-/**
- * f004_set_pause() - install (or clear, @pause NULL) the test hook.
- * @dev: the device, not faulting at the moment.
- * @pause: completions the fault path signals/waits between read and
- *         install.
- *
- * Context: single-threaded with respect to @dev's fault path.
- */
-void f004_set_pause(struct f004_dev *dev, const struct f004_pause *pause)
-{
-	if (!dev)
-		return;
-	if (pause)
-		dev->pause = *pause;
-	else
-		dev->pause = (struct f004_pause){ 0 };
+	return dev ? &dev->fd : NULL;
 }

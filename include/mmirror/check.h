@@ -18,7 +18,8 @@
  *                       page table maps at that va.
  *   CHECK_USE_AFTER_FREE  the frame was freed (its generation changed) since
  *                       the translation or pin was recorded; GUP-fast
- *                       grabbing a frame freed under it.
+ *                       grabbing a frame freed under it; a driver object
+ *                       used after its check_obj_free().
  *   CHECK_PERMISSION    a write through a read-only translation, or while
  *                       the CPU PTE at that moment does not allow a write.
  *   CHECK_LOST_WRITE    a read (device or CPU) of a word whose bytes differ
@@ -129,10 +130,101 @@ int check_pin_read(struct check_dev *dev, struct page *page, size_t offset,
 int check_pin_write(struct check_dev *dev, struct page *page, size_t offset,
 		    const void *buf, size_t len);
 
+/* --- driver objects (lifetime) ------------------------------------------ */
+
+/*
+ * A driver's own objects (a device structure a notifier subscription
+ * points at, a bind, a context) are not frames: the oracle only knows
+ * them if the driver says when they are born and die, and where it uses
+ * them:
+ *
+ *   check_obj_alloc(obj, size, what)  after the allocation: [obj,
+ *                                     obj + size) is a live @what
+ *   check_obj_free(obj)               BEFORE the kfree: from now on the
+ *                                     object is dead (the memory may be
+ *                                     reused or unmapped at once after
+ *                                     the kfree, so the oracle must
+ *                                     already know)
+ *   check_obj_access(p, what)         before dereferencing p (any
+ *                                     address inside the object): p is
+ *                                     only compared, never dereferenced,
+ *                                     so a dangling p is fine
+ *
+ * An access to an object after its check_obj_free() (and before a new
+ * check_obj_alloc() covering that address) is CHECK_USE_AFTER_FREE,
+ * reported once per freed object, naming the object, the thread that
+ * freed it, the object's recent events and the accessing thread; a
+ * second check_obj_free() of a dead object is reported the same way.
+ * Addresses never passed to check_obj_alloc() are ignored.
+ *
+ * Context: any (driver spinlocks held, notifier callbacks, non-blockable
+ * ranges): the oracle's leaf lock only, never sleeps.  While the oracle
+ * is off each call is one load and one predicted branch and nothing is
+ * recorded; check_disable() and check_reset() forget every object.  At
+ * most CHECK_OBJ_MAX objects are known (the least recently allocated or
+ * freed are forgotten first: fewer reports, never a false one).
+ */
+#define CHECK_OBJ_MAX 4096
+
+/*
+ * check_on - the oracle is on.  Written only by check_enable() and
+ * check_disable() (WRITE_ONCE); read here with READ_ONCE, so that the
+ * calls below cost nothing more while it is off.  Not for drivers.
+ */
+extern bool check_on;
+
+void __check_obj_alloc(const void *obj, size_t size, const char *what);
+void __check_obj_free(const void *obj);
+void __check_obj_access(const void *obj, const char *what);
+
+/**
+ * check_obj_alloc() - @obj (@size bytes) is a new live object.
+ * @obj: its address (a new object at a reused address forgets the old).
+ * @size: its size in bytes (0 is taken as 1).
+ * @what: its type for reports ("f002_dev"), copied (23 characters).
+ *
+ * Context: any; leaf lock, never sleeps.
+ */
+static inline void check_obj_alloc(const void *obj, size_t size,
+				   const char *what)
+{
+	/* Pairs with the WRITE_ONCEs in check_enable()/check_disable(). */
+	if (unlikely(__atomic_load_n(&check_on, __ATOMIC_RELAXED)))
+		__check_obj_alloc(obj, size, what);
+}
+
+/**
+ * check_obj_free() - @obj dies: call it before the memory is freed.
+ * @obj: the address given to check_obj_alloc(); others are ignored.
+ *
+ * Context: any; leaf lock, never sleeps.
+ */
+static inline void check_obj_free(const void *obj)
+{
+	/* Pairs with the WRITE_ONCEs in check_enable()/check_disable(). */
+	if (unlikely(__atomic_load_n(&check_on, __ATOMIC_RELAXED)))
+		__check_obj_free(obj);
+}
+
+/**
+ * check_obj_access() - the caller is about to dereference @p.
+ * @p: an address inside a known object (never dereferenced here).
+ * @what: who accesses, for reports ("f002_inv_start"), copied.
+ *
+ * Context: any; leaf lock, never sleeps.
+ */
+static inline void check_obj_access(const void *p, const char *what)
+{
+	/* Pairs with the WRITE_ONCEs in check_enable()/check_disable(). */
+	if (unlikely(__atomic_load_n(&check_on, __ATOMIC_RELAXED)))
+		__check_obj_access(p, what);
+}
+
 /* --- the oracle itself ------------------------------------------------- */
 
 /* Turn the oracle on/off (off at start).  Enabling forgets nothing;
- * check_reset() forgets violations, shadows and the event log. */
+ * check_reset() forgets violations, shadows, the event log and driver
+ * objects (check_obj_alloc). */
 void check_enable(void);
 void check_disable(void);
 bool check_enabled(void);

@@ -11,13 +11,25 @@
 
 static atomic_long_t event_seq;
 
+/**
+ * check_event_seq_next() - the next global event sequence number.
+ *
+ * Shared by every log of the oracle (per-mm events, objects), so that
+ * the lines of different reports can be ordered.  Context: any.
+ * Return: a number > 0, unique in the process.
+ */
+unsigned long check_event_seq_next(void)
+{
+	return (unsigned long)atomic_long_inc_return(&event_seq);
+}
+
 /* --- the event log (cm->lock held) ------------------------------------- */
 
 void check_log(struct check_mm *cm, struct check_event *ev)
 {
 	unsigned int slot;
 
-	ev->seq = (unsigned long)atomic_long_inc_return(&event_seq);
+	ev->seq = check_event_seq_next();
 	check_thread_name(ev->thread, sizeof(ev->thread));
 	if (cm->log_len < CHECK_LOG_LEN) {
 		slot = (cm->log_head + cm->log_len++) % CHECK_LOG_LEN;
@@ -124,4 +136,3 @@ void check_mm_format_events(struct mm_struct *mm, unsigned long va, char *buf,
 	}
 	free(evs);
 }
-

@@ -14,6 +14,7 @@
  *   pins.c      pinned DMA, pin leaks, the host's pin hooks
  *   protocol.c  notifier protocol: dead subscriptions, might_sleep
  *   report.c    recording and printing violations, thread names
+ *   objects.c   drivers' own objects: check_obj_alloc/free/access
  *
  * LOCK ORDER (all of these are leaves with respect to the rest of
  * mmirror: the oracle never calls into the host MMU, a driver or a
@@ -21,8 +22,8 @@
  *
  *   any host or driver lock (tlb_lock, PTE locks, driver spinlocks)
  *     -> check_mm_table_lock -> cm->lock -> shadow stripe lock
- *   report_lock, pins_lock, devs_lock, dead_lock: taken with no other
- *   oracle lock held and nothing taken under them.
+ *   report_lock, pins_lock, devs_lock, dead_lock, objs_lock: taken with
+ *   no other oracle lock held and nothing taken under them.
  *
  * Reports are recorded after every oracle lock is dropped (the event log
  * is read under cm->lock by the reporter itself).
@@ -50,9 +51,23 @@ extern bool check_on;
 __attribute__((format(printf, 6, 7))) void
 check_report(enum check_rule rule, struct mm_struct *mm, unsigned long va,
 	     unsigned long pfn, const char *device, const char *fmt, ...);
+/* A report not about an mm, with its own event lines (may be NULL). */
+__attribute__((format(printf, 4, 5))) void
+check_report_events(enum check_rule rule, const char *events,
+		    const char *device, const char *fmt, ...);
 /* The calling thread's name for reports and events. */
 void check_thread_name(char *buf, size_t len);
 void check_report_reset(void);
+
+/* --- events.c ------------------------------------------------------------ */
+
+/* The next global event sequence number (every log shares it). */
+unsigned long check_event_seq_next(void);
+
+/* --- objects.c ----------------------------------------------------------- */
+
+/* Forget every driver object (check_reset, check_disable). */
+void check_objs_reset(void);
 
 /* --- registry.c ---------------------------------------------------------- */
 

@@ -467,9 +467,11 @@ void check_xlate_forget_dev(struct check_dev *dev)
 
 /* --- reset ------------------------------------------------------------- */
 
-/* Empty the logs; free the states that hold nothing else. */
+/* Empty the logs; free the states that hold nothing else; forget the
+ * drivers' objects (objects.c). */
 void check_registry_reset(void)
 {
+	check_objs_reset();
 	spin_lock(&check_mm_table_lock);
 	for (int h = 0; h < CHECK_MM_BUCKETS; h++) {
 		struct check_mm **pp = &check_mm_table[h], *cm;
@@ -495,9 +497,11 @@ void check_registry_reset(void)
 	spin_unlock(&check_mm_table_lock);
 }
 
-/* The oracle goes off: invalidations that end now would not be seen. */
+/* The oracle goes off: invalidations that end now would not be seen,
+ * nor would an object's memory being reused (objects.c). */
 void check_registry_disable(void)
 {
+	check_objs_reset();
 	spin_lock(&check_mm_table_lock);
 	for (int h = 0; h < CHECK_MM_BUCKETS; h++) {
 		for (struct check_mm *cm = check_mm_table[h]; cm;

@@ -127,6 +127,47 @@ static void check_record(const struct check_violation *v)
 	spin_unlock(&report_lock);
 }
 
+/* Build, record and print one violation; @events: NULL for @mm's. */
+__attribute__((format(printf, 7, 0))) static void
+check_vreport(enum check_rule rule, struct mm_struct *mm, unsigned long va,
+	      unsigned long pfn, const char *device, const char *events,
+	      const char *fmt, va_list ap)
+{
+	struct check_violation *v = calloc(1, sizeof(*v));
+	char where[64] = "";
+	FILE *out;
+
+	/* The diagram marks this row: rule, va, frame (those it is about)
+	 * and device. */
+	if (va || pfn != ~0UL)
+		snprintf(where, sizeof(where), " va %#lx pfn %#lx", va, pfn);
+	trace_event(TR_VIOLATION, "VIOLATION %s%s dev %s",
+		    check_rule_name(rule), where, device ? device : "-");
+	if (!v) {
+		/* Still counted: the verdict must not depend on memory. */
+		struct check_violation tiny = { .rule = rule };
+
+		check_record(&tiny);
+		return;
+	}
+	v->rule = rule;
+	v->mm = mm;
+	v->va = va;
+	v->pfn = pfn;
+	snprintf(v->device, sizeof(v->device), "%s", device);
+	check_thread_name(v->thread, sizeof(v->thread));
+	vsnprintf(v->what, sizeof(v->what), fmt, ap);
+	if (events)
+		snprintf(v->events, sizeof(v->events), "%s", events);
+	else if (mm)
+		check_mm_format_events(mm, va, v->events, sizeof(v->events));
+	check_record(v);
+	out = check_output();
+	if (out)
+		check_print(out, v);
+	free(v);
+}
+
 /**
  * check_report() - record a violation and print it.
  * @rule: the rule broken.
@@ -142,36 +183,32 @@ static void check_record(const struct check_violation *v)
 void check_report(enum check_rule rule, struct mm_struct *mm, unsigned long va,
 		  unsigned long pfn, const char *device, const char *fmt, ...)
 {
-	struct check_violation *v = calloc(1, sizeof(*v));
 	va_list ap;
-	FILE *out;
 
-	/* The diagram marks this row: rule, va, frame and device. */
-	trace_event(TR_VIOLATION, "VIOLATION %s va %#lx pfn %#lx dev %s",
-		    check_rule_name(rule), va, pfn, device ? device : "-");
-	if (!v) {
-		/* Still counted: the verdict must not depend on memory. */
-		struct check_violation tiny = { .rule = rule };
-
-		check_record(&tiny);
-		return;
-	}
-	v->rule = rule;
-	v->mm = mm;
-	v->va = va;
-	v->pfn = pfn;
-	snprintf(v->device, sizeof(v->device), "%s", device);
-	check_thread_name(v->thread, sizeof(v->thread));
 	va_start(ap, fmt);
-	vsnprintf(v->what, sizeof(v->what), fmt, ap);
+	check_vreport(rule, mm, va, pfn, device, NULL, fmt, ap);
 	va_end(ap);
-	if (mm)
-		check_mm_format_events(mm, va, v->events, sizeof(v->events));
-	check_record(v);
-	out = check_output();
-	if (out)
-		check_print(out, v);
-	free(v);
+}
+
+/**
+ * check_report_events() - record and print a violation that is not about
+ * an mm, with the event lines its caller gathered.
+ * @rule: the rule broken.
+ * @events: the lines ("  #seq thread: ...\n", oldest first), or NULL.
+ * @device: who or what it is about (an object's type).
+ * @fmt: printf format of the one-line "what".
+ *
+ * Context: no oracle lock held (takes report_lock).  Never sleeps.
+ */
+void check_report_events(enum check_rule rule, const char *events,
+			 const char *device, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	check_vreport(rule, NULL, 0, ~0UL, device, events ? events : "", fmt,
+		      ap);
+	va_end(ap);
 }
 
 /**

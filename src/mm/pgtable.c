@@ -157,7 +157,16 @@ u64 pt_torn_read(u64 *p)
 			if (__atomic_load_n(&s->begin, __ATOMIC_RELAXED) == b1)
 				return ((u64)hi << 32) | lo;
 		}
-		/* A writer is in flight: let it (or the explorer) run. */
+		/*
+		 * A writer is in flight: we cannot progress until it ends its
+		 * store.  SP_SPIN tells the explorer so (this thread is not
+		 * runnable until another takes a step); without it a
+		 * high-priority PCT reader would spin here until the step
+		 * limit while the writer waits between its two halves.  The
+		 * SP_PTE_READ point stays: tests/walk/test_torn.c counts
+		 * retries by it.
+		 */
+		sched_point(SP_SPIN, p);
 		sched_point(SP_PTE_READ, p);
 	}
 }
