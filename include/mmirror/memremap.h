@@ -49,11 +49,10 @@
  *      frame's generation moves (page.h), so any later touch through a
  *      stale pointer is a use after free the oracle reports (seed 003).
  *
- * Releasing page references: unpin_user_page*() (pins) and put_devmap_page()
- * (FOLL_GET references) wake a removal waiting in step 4.  A FOLL_GET
- * reference dropped with plain put_page() is released too, but a removal
- * already asleep in step 4 notices it only at the next wake-up (the
- * kernel's put_page() calls put_devmap_managed_page(); docs/memremap.md).
+ * Releasing page references: unpin_user_page*() (pins), put_page() and
+ * put_devmap_page() all wake a removal waiting in step 4 when a page
+ * drops back to idle (put_page() calls devmap_page_put_notify(), as the
+ * kernel's calls put_devmap_managed_page()).
  *
  * Lock order: mmap_lock -> PTE lock -> pgmap->lock (the mapper list) or
  * pgmap_lock (global list; src/mm/memremap.c); both are leaves, never

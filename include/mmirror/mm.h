@@ -128,6 +128,11 @@ static inline void mmap_read_lock(struct mm_struct *mm)
 {
 	down_read(&mm->mmap_lock);
 }
+/* Nonzero if taken.  Reclaim uses it on other mms (no lock order). */
+static inline int mmap_read_trylock(struct mm_struct *mm)
+{
+	return down_read_trylock(&mm->mmap_lock);
+}
 static inline void mmap_read_unlock(struct mm_struct *mm)
 {
 	up_read(&mm->mmap_lock);

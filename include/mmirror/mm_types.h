@@ -34,6 +34,7 @@
 enum mm_counter {
 	MM_ANONPAGES, /* resident anonymous pages (4 KiB units) */
 	MM_SHMEMPAGES, /* resident shared-anonymous pages */
+	MM_SWAPENTS, /* swap entries in the page tables */
 	NR_MM_COUNTERS
 };
 

@@ -68,6 +68,14 @@ struct check_hooks {
 	void (*cpu_access)(struct mm_struct *mm, unsigned long va,
 			   unsigned long pfn, char *buf, size_t len, bool write,
 			   bool word);
+	/* Swap-out: copy @page's bytes into @buf, the content of swap slot
+	 * @slot; the oracle moves the frame's shadow to the slot. */
+	void (*swap_write)(struct page *page, unsigned long slot, void *buf);
+	/* Swap-in: copy @buf (slot @slot) into @page, shadow included. */
+	void (*swap_read)(struct page *page, unsigned long slot,
+			  const void *buf);
+	/* Slot @slot is free: its content (and shadow) is gone. */
+	void (*swap_free)(unsigned long slot);
 	/* @mm's struct is being freed (last mmdrop). */
 	void (*mm_free)(struct mm_struct *mm);
 
@@ -229,6 +237,39 @@ static inline bool check_hook_cpu_access(struct mm_struct *mm, unsigned long va,
 		return false;
 	h->cpu_access(mm, va, pfn, buf, len, write, word);
 	return true;
+}
+
+/* True if the oracle moved the bytes (the caller must not move them). */
+static inline bool check_hook_swap_write(struct page *page, unsigned long slot,
+					 void *buf)
+{
+	const struct check_hooks *h = check_hooks_get();
+
+	if (likely(!h))
+		return false;
+	h->swap_write(page, slot, buf);
+	return true;
+}
+
+static inline bool check_hook_swap_read(struct page *page, unsigned long slot,
+					const void *buf)
+{
+	const struct check_hooks *h = check_hooks_get();
+
+	if (likely(!h))
+		return false;
+	h->swap_read(page, slot, buf);
+	return true;
+}
+
+/* Slot shadows made while the oracle was on are dropped wholesale by
+ * check_disable(), so a free while it is off needs no hook. */
+static inline void check_hook_swap_free(unsigned long slot)
+{
+	const struct check_hooks *h = check_hooks_get();
+
+	if (unlikely(h))
+		h->swap_free(slot);
 }
 
 static inline void check_hook_mm_free(struct mm_struct *mm)

@@ -33,6 +33,9 @@ static const struct check_hooks check_hook_table = {
 	.page_free = check_page_free,
 	.copy_page = check_copy_page,
 	.cpu_access = check_cpu_access,
+	.swap_write = check_swap_write,
+	.swap_read = check_swap_read,
+	.swap_free = check_swap_free,
 	.mm_free = check_mm_free,
 	.unpin_underflow = check_unpin_underflow,
 	.gup_fast_grabbed = check_gup_fast_grabbed,
@@ -53,7 +56,8 @@ void check_enable(void)
 
 /**
  * check_disable() - turn the oracle off; drop what it can no longer keep
- * true (shadows, in-flight invalidations).
+ * true (shadows, swap-slot shadows, in-flight invalidations, driver
+ * objects).
  *
  * Context: any thread; takes the oracle's locks.
  */
@@ -62,6 +66,7 @@ void check_disable(void)
 	check_hooks_install(NULL);
 	WRITE_ONCE(check_on, false);
 	check_shadow_reset();
+	check_swap_reset();
 	check_registry_disable();
 }
 
@@ -77,7 +82,8 @@ bool check_enabled(void)
 }
 
 /**
- * check_reset() - forget violations, shadows and event logs.
+ * check_reset() - forget violations, shadows (of frames and swap slots),
+ * event logs and driver objects (check_obj_alloc).
  *
  * Registered translations, in-flight invalidations, pins and devices stay
  * (they describe live drivers).  Context: any thread; best called while
@@ -87,6 +93,7 @@ void check_reset(void)
 {
 	check_report_reset();
 	check_shadow_reset();
+	check_swap_reset();
 	check_registry_reset();
 	check_protocol_reset();
 }

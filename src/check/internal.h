@@ -132,11 +132,21 @@ void check_frame_move(unsigned long pfn, unsigned long off, char *buf,
 		      size_t len, bool write, bool word);
 void check_shadow_reset(void);
 
-void check_cpu_access(struct mm_struct *mm, unsigned long va,
-		      unsigned long pfn, char *buf, size_t len, bool write,
-		      bool word);
+void check_cpu_access(struct mm_struct *mm, unsigned long va, unsigned long pfn,
+		      char *buf, size_t len, bool write, bool word);
 void check_copy_page(struct page *dst, struct page *src);
 void check_shadow_free(struct page *page, unsigned int order);
+/* Swap-out/in move a frame's bytes and shadow together (swap.c uses). */
+bool check_shadow_export(unsigned long pfn, void *buf, u64 *tracked, u64 *val);
+void check_shadow_import(unsigned long pfn, const void *buf, const u64 *tracked,
+			 const u64 *val);
+
+/* --- swap.c: shadows of swap slots ---------------------------------------- */
+
+void check_swap_write(struct page *page, unsigned long slot, void *buf);
+void check_swap_read(struct page *page, unsigned long slot, const void *buf);
+void check_swap_free(unsigned long slot);
+void check_swap_reset(void);
 
 /* --- pins.c -------------------------------------------------------------- */
 

@@ -16,7 +16,9 @@
  *
  * Life of a shadow: made by the first checked write of the frame;
  * carried to the new frame when the host copies a page (COW, fork's copy
- * of a pinned page: check_copy_page); dropped when the frame is freed
+ * of a pinned page: check_copy_page); carried into a swap slot and back
+ * into the frame a swap-in fills (check_shadow_export/import, for
+ * check/swap.c); dropped when the frame is freed
  * (check_shadow_free, from the page free path before the generation
  * moves), and wholesale by check_disable()/check_reset().  A shadow whose
  * generation is older than the frame's (freed while nobody looked) is
@@ -274,6 +276,57 @@ void check_copy_page(struct page *dst, struct page *src)
 	if (b != a)
 		spin_unlock(&b->lock);
 	spin_unlock(&a->lock);
+}
+
+/* --- swap: the shadow leaves the frame with its bytes (check/swap.c) --- */
+
+/*
+ * Copy @pfn's bytes to @buf and its shadow to @tracked/@val, as one step
+ * under the stripe lock.  Return: whether the frame had a shadow.
+ */
+bool check_shadow_export(unsigned long pfn, void *buf, u64 *tracked, u64 *val)
+{
+	struct shadow_stripe *st = stripe_of(pfn);
+	struct shadow_frame *sf;
+
+	spin_lock(&st->lock);
+	for (unsigned long w = 0; w < SHADOW_WORDS; w++)
+		__atomic_store_n((u64 *)buf + w, frame_word(pfn, w),
+				 __ATOMIC_RELAXED);
+	sf = shadow_find(pfn, false);
+	if (sf) {
+		memcpy(tracked, sf->tracked, sizeof(sf->tracked));
+		memcpy(val, sf->val, sizeof(sf->val));
+	}
+	spin_unlock(&st->lock);
+	return sf;
+}
+
+/*
+ * Copy @buf into @pfn and make @tracked/@val (NULL: none) its shadow, as
+ * one step under the stripe lock.
+ */
+void check_shadow_import(unsigned long pfn, const void *buf, const u64 *tracked,
+			 const u64 *val)
+{
+	struct shadow_stripe *st = stripe_of(pfn);
+	u64 *frame = pfn_to_virt(pfn);
+	const u64 *src = buf;
+	struct shadow_frame *sf;
+
+	spin_lock(&st->lock);
+	for (unsigned long w = 0; w < SHADOW_WORDS; w++)
+		__atomic_store_n(frame + w,
+				 __atomic_load_n(src + w, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+	sf = shadow_find(pfn, tracked && READ_ONCE(check_on));
+	if (sf && tracked) {
+		memcpy(sf->tracked, tracked, sizeof(sf->tracked));
+		memcpy(sf->val, val, sizeof(sf->val));
+	} else if (sf) {
+		memset(sf->tracked, 0, sizeof(sf->tracked));
+	}
+	spin_unlock(&st->lock);
 }
 
 /* 2^@order frames from @page are being freed: their content is gone. */

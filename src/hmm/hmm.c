@@ -40,8 +40,10 @@
  * holds an output, every word from hw->last on still holds its input.
  *
  * dev_private_owner is unused: device-private entries come in a later
- * issue.  Until then every non-present software entry (swap, migration)
- * is "not mapped": faulted if requested, else 0.
+ * issue.  Until then every non-present software entry is "not mapped":
+ * faulted if requested, else 0.  For swap entries that is the kernel's
+ * answer (handle_mm_fault swaps the page in); migration entries will
+ * need a wait instead.
  */
 #include <mmirror/hmm.h>
 #include <mmirror/mm.h>

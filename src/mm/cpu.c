@@ -44,9 +44,10 @@
  *
  * Faults: mmap_read_lock(mm); vma_lookup(); no VMA -> -EFAULT (SIGSEGV
  * MAPERR); !vma_access_permitted() -> -EACCES (SEGV_ACCERR); otherwise
- * handle_mm_fault() and retry (at most CPU_FAULT_RETRIES faults per chunk,
- * then WARN and -EFAULT: a fault handler that "succeeds" without mapping
- * anything would otherwise loop forever).
+ * handle_mm_fault() and retry (at most CPU_FAULT_RETRIES faults per chunk
+ * in a row without a major fault, then WARN and -EFAULT: a fault handler
+ * that "succeeds" without mapping anything would otherwise loop forever;
+ * a swap-in is progress even when reclaim takes the page again first).
  *
  * Lock order: mmap_lock (fault path, tlb_lock NOT held) ; mm->cpus_lock ->
  * cpu->tlb_lock (shootdown).  tlb_lock is a leaf of the host MMU: nothing
@@ -62,6 +63,8 @@
 #include "internal.h"
 
 #define CPU_FAULT_RETRIES 64
+/* cpu_fault(): a page was read in (VM_FAULT_MAJOR); retry afresh. */
+#define CPU_FAULT_PROGRESS 1
 
 struct sim_cpu *cpu_create(struct mm_struct *mm)
 {
@@ -210,8 +213,9 @@ static int cpu_access_chunk(struct sim_cpu *cpu, unsigned long va, char *buf,
 /* --- page faults ------------------------------------------------------- */
 
 /*
- * The fault path of a user access at @va: 0 to retry the access, or the
- * error the access fails with.  Context: tlb_lock not held; may sleep.
+ * The fault path of a user access at @va: 0 to retry the access,
+ * CPU_FAULT_PROGRESS to retry it after a major fault, or the error the
+ * access fails with.  Context: tlb_lock not held; may sleep.
  */
 static int cpu_fault(struct sim_cpu *cpu, unsigned long va, bool write)
 {
@@ -243,7 +247,11 @@ static int cpu_fault(struct sim_cpu *cpu, unsigned long va, bool write)
 		return -EACCES;
 	if (fault & VM_FAULT_SIGBUS)
 		return -EFAULT;
-	return 0; /* 0 or VM_FAULT_RETRY/MAJOR: retry the access */
+	/* A major fault read a page in: progress, even if reclaim takes it
+	 * again before the access retries (thrashing, not a bug). */
+	if (fault & VM_FAULT_MAJOR)
+		return CPU_FAULT_PROGRESS;
+	return 0; /* 0 or VM_FAULT_RETRY: retry the access */
 }
 
 /* One chunk with its faults. */
@@ -258,7 +266,9 @@ static int cpu_access_fault(struct sim_cpu *cpu, unsigned long va, char *buf,
 		if (WARN_ON(tries == CPU_FAULT_RETRIES))
 			return -EFAULT;
 		ret = cpu_fault(cpu, va, write);
-		if (ret)
+		if (ret == CPU_FAULT_PROGRESS)
+			tries = 0;
+		else if (ret)
 			return ret;
 	}
 }

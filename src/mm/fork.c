@@ -57,7 +57,28 @@ static u64 copy_pinned_page(struct vm_area_struct *dst_vma, u64 old,
 	return entry;
 }
 
-/* Copy one present leaf word; returns the child's value. */
+/*
+ * A software entry (source PTE lock held): the child gets the same entry;
+ * the dispatch on its type.  Migration and device entries plug in here.
+ */
+static u64 copy_nonpresent(struct vm_area_struct *dst_vma, u64 old)
+{
+	swp_entry_t entry = { old };
+
+	switch (swp_type(entry)) {
+	case SWP_SWAPFILE:
+		/* One more entry names the slot (its swap count). */
+		if (WARN_ON(swap_duplicate(entry)))
+			return 0;
+		add_mm_counter(dst_vma->vm_mm, MM_SWAPENTS, 1);
+		return old;
+	default:
+		WARN_ON_ONCE(1);
+		return 0;
+	}
+}
+
+/* Copy one leaf word; returns the child's value. */
 static u64 copy_leaf(struct vm_area_struct *dst_vma, unsigned long addr,
 		     u64 *src, long nr, long *rss, bool *wrprotected, int *err)
 {
@@ -65,7 +86,7 @@ static u64 copy_leaf(struct vm_area_struct *dst_vma, unsigned long addr,
 	struct page *page;
 
 	if (!(old & (_PAGE_PRESENT | _PAGE_PROTNONE)))
-		return old; /* a swap-type entry: copied as is */
+		return copy_nonpresent(dst_vma, old);
 	page = vm_normal_page_val(old);
 	if (!page)
 		return old; /* the zero page: shared, never written */

@@ -30,6 +30,11 @@
  * time so a split never allocates; mmirror allocates at split time and
  * treats failure as fatal (documented in docs/mm.md).
  *
+ * Reclaim never swaps a huge page out (huge folios stay off the LRU:
+ * mmirror does not split folios), so no PMD- or PUD-level swap entry ever
+ * exists; a non-present huge-level entry is never a swap entry
+ * (docs/reclaim.md).
+ *
  * Locking: PMD and PUD entries change under mm->page_table_lock, with
  * mmap_lock held (read for faults and MADV_DONTNEED, write otherwise).
  */

@@ -330,4 +330,74 @@ int shmem_object_resize(struct shmem_object *obj, unsigned long nr_pages);
 struct page *shmem_get_page(struct shmem_object *obj, unsigned long index,
 			    bool *oom);
 
+/* ==== swap and reclaim (swap.c, vmscan.c, rmap.c) ======================== */
+
+/*
+ * A page in the swap cache has its swap entry in ->private (0: not
+ * cached).  Written under si.lock with the page locked; read under the
+ * page lock, or racily as a hint (READ_ONCE).
+ */
+static inline bool page_in_swapcache(const struct page *page)
+{
+	return READ_ONCE(page->private) != 0;
+}
+static inline swp_entry_t page_swap_entry(const struct page *page)
+{
+	return (swp_entry_t){ READ_ONCE(page->private) };
+}
+
+/* PG_locked as a sleeping lock (swap.c).  Lock order: see swap.c. */
+bool trylock_page(struct page *page);
+void lock_page(struct page *page);
+void unlock_page(struct page *page);
+
+/* Another swap entry now names @entry's slot (fork).  0 or -EINVAL. */
+int swap_duplicate(swp_entry_t entry);
+/* A swap entry was dropped (zap): one count less; a cached page nobody
+ * maps is freed with the slot's last count.  Any context but the page
+ * lock of that page (trylocked). */
+void free_swap_and_cache(swp_entry_t entry);
+/* Swap entries naming the slot of the cached @page (0 if not cached). */
+int page_swapcount(struct page *page);
+/* Reclaim, page locked: give @page a slot and put it in the swap cache
+ * (0, or -ENOMEM: no slot); write it to the slot (0 or -ENOMEM); take it
+ * out of the cache (the caller then drops the cache's reference). */
+int add_to_swap(struct page *page);
+int swap_writepage(struct page *page);
+void delete_from_swap_cache(struct page *page);
+/* Reclaim's last step (page locked): if only we (the isolation) and the
+ * cache hold @page, freeze its refcount at 0 and take it out of the
+ * cache; the caller then frees it with free_frozen_page(). */
+bool swapcache_freeze_and_delete(struct page *page);
+void swap_stat_read(unsigned long *pswpin, unsigned long *pswpout);
+
+/*
+ * do_swap_page() - a fault on the swap entry @orig at @addr (the PTE under
+ * @pmd): read the page in (or find it in the swap cache) and map it.
+ * Context: mmap_lock held; sleeps on the page lock.  Return: 0 or
+ * VM_FAULT_MAJOR (retry the access), VM_FAULT_OOM.
+ */
+vm_fault_t do_swap_page(struct vm_area_struct *vma, pmd_t *pmd,
+			unsigned long addr, unsigned int flags, pte_t orig);
+
+/* LRU (vmscan.c): add an order-0 anonymous page; a freed page leaves it
+ * (page_alloc.c, refcount already 0). */
+void lru_add(struct page *page);
+void lru_del_freed(struct page *page);
+/* An order-0 page for user memory: reclaims first when over the frame
+ * limit, and once more if the allocator is empty.  Context: no spinlock
+ * held (direct reclaim calls notifiers and may sleep). */
+struct page *alloc_user_page(gfp_t gfp);
+/* Free an order-0 page whose refcount reclaim froze at 0 (page_alloc.c). */
+void free_frozen_page(struct page *page);
+
+/*
+ * try_to_unmap() - replace every PTE mapping the locked swap-cache @page
+ * by its swap entry (rmap.c), each under an MMU_NOTIFY_CLEAR invalidation
+ * of that page in that mm, moving the dirty bit to PG_dirty.  A mapping
+ * whose mm is busy (mmap_lock trylock fails) or a pinned page is left.
+ * Return: true if no mapping is left.  Context: may sleep; page locked.
+ */
+bool try_to_unmap(struct page *page);
+
 #endif /* MMIRROR_MM_INTERNAL_H */

@@ -42,9 +42,17 @@ void anon_page_init(struct page *page, struct vm_area_struct *vma,
 	SetPageSwapBacked(page);
 	SetPageAnonExclusive(page);
 	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	/*
+	 * The page holds a reference on its anon_vma until it is freed
+	 * (free_block drops it): an rmap walker holding a page reference
+	 * may then use page->mapping even if every mm of the tree exited.
+	 */
+	anon_vma_get(vma->vm_mm->anon_vma);
 	/* Written before the entry that maps the page is published (release
 	 * store), read by rmap walkers after they find it (acquire). */
 	WRITE_ONCE(page->mapping, vma->vm_mm->anon_vma);
+	if (!PageHead(page))
+		lru_add(page); /* THPs are not reclaimed: no LRU */
 }
 
 static int rss_member(const struct page *page)
@@ -85,8 +93,8 @@ static void map_new_page(struct vm_area_struct *vma, pte_t *ptep,
 	atomic_inc(&page->_mapcount);
 	add_mm_counter(vma->vm_mm, rss_member(page), 1);
 	set_pte(ptep, entry);
-	trace_event(TR_PTE, "pte %#lx := pfn %#lx%s", addr,
-		    page_to_pfn(page), pte_write(entry) ? " w" : "");
+	trace_event(TR_PTE, "pte %#lx := pfn %#lx%s", addr, page_to_pfn(page),
+		    pte_write(entry) ? " w" : "");
 }
 
 static pte_t pte_for(struct vm_area_struct *vma, struct page *page, bool write)
@@ -131,7 +139,7 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 	pte_t *pte;
 
 	if (write) {
-		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		page = alloc_user_page(GFP_KERNEL | __GFP_ZERO);
 		if (!page)
 			return VM_FAULT_OOM;
 		anon_page_init(page, vma, vmf->address);
@@ -219,7 +227,7 @@ void copy_user_page(struct page *dst, struct page *src)
 static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct page *new = alloc_page(GFP_KERNEL | (old ? 0 : __GFP_ZERO));
+	struct page *new = alloc_user_page(GFP_KERNEL | (old ? 0 : __GFP_ZERO));
 	struct mmu_notifier_range range;
 	spinlock_t *ptl;
 	pte_t *pte, prev;
@@ -309,6 +317,41 @@ static vm_fault_t do_present_fault(struct vm_fault *vmf)
 	return 0;
 }
 
+/*
+ * A software (swap-type) entry: the one dispatch on its type.  Migration,
+ * device-private and device-exclusive entries plug in here.
+ */
+static vm_fault_t do_nonpresent_fault(struct vm_fault *vmf)
+{
+	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
+
+	switch (swp_type(entry)) {
+	case SWP_SWAPFILE:
+		if (WARN_ON_ONCE(vmf->vma->vm_shared))
+			return VM_FAULT_SIGBUS;
+		return do_swap_page(vmf->vma, vmf->pmd, vmf->address,
+				    vmf->flags, vmf->orig_pte);
+	default:
+		WARN_ON_ONCE(1);
+		return VM_FAULT_SIGBUS;
+	}
+}
+
+/*
+ * A none entry.  A device-memory (VM_MIXEDMAP) VMA is populated when it
+ * is mapped (memremap_map.c) and has no fault handler: a none entry there
+ * means the device memory is gone (removed, or zapped by DONTNEED), so
+ * the access gets SIGBUS, as a device-dax fault past removal does.
+ */
+static vm_fault_t do_none_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+
+	if (vma->vm_flags & VM_MIXEDMAP)
+		return VM_FAULT_SIGBUS;
+	return vma->vm_shared ? do_shared_fault(vmf) : do_anonymous_page(vmf);
+}
+
 static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 {
 	struct mm_struct *mm = vmf->vma->vm_mm;
@@ -322,13 +365,10 @@ static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 	vmf->orig_pte = ptep_get(pte);
 	pte_unmap(pte);
 	if (pte_none(vmf->orig_pte))
-		return vmf->vma->vm_shared ? do_shared_fault(vmf) :
-					     do_anonymous_page(vmf);
+		return do_none_fault(vmf);
 	if (pte_present(vmf->orig_pte))
 		return do_present_fault(vmf);
-	/* Swap, migration and device entries arrive with reclaim. */
-	WARN_ON_ONCE(1);
-	return VM_FAULT_SIGBUS;
+	return do_nonpresent_fault(vmf);
 }
 
 /* --- the walk down ------------------------------------------------------------- */
@@ -431,6 +471,22 @@ int populate_vma_range(struct vm_area_struct *vma, unsigned long start,
 
 /* --- zapping ----------------------------------------------------------------------- */
 
+/* Drop a software entry (PTE lock held): the dispatch on its type. */
+static void zap_nonpresent_pte(pte_t old, long *rss)
+{
+	swp_entry_t entry = pte_to_swp_entry(old);
+
+	switch (swp_type(entry)) {
+	case SWP_SWAPFILE:
+		free_swap_and_cache(entry);
+		rss[MM_SWAPENTS]--;
+		break;
+	default:
+		WARN_ON_ONCE(1);
+		break;
+	}
+}
+
 static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 			  pmd_t *pmd, unsigned long addr, unsigned long end)
 {
@@ -460,8 +516,10 @@ again:
 		old = ptep_get_and_clear(pte);
 		trace_event(TR_PTE, "pte %#lx zap", addr);
 		tlb_flush_pte_range(tlb, addr, PAGE_SIZE);
-		if (!pte_present(old))
-			continue; /* swap-type entries: nothing to drop yet */
+		if (!pte_present(old)) {
+			zap_nonpresent_pte(old, rss);
+			continue;
+		}
 		page = vm_normal_page_val(pte_val(old));
 		if (!page)
 			continue;

@@ -24,8 +24,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sched.h>
+#include <mmirror/memremap.h>
 #include <mmirror/page.h>
 #include "base/check_hooks.h"
+#include "internal.h"
 
 struct page *mem_map;
 unsigned long max_pfn;
@@ -317,6 +319,10 @@ static void free_block(struct page *page, unsigned int order)
 	check_hook_page_free(page, order);
 	if (!free_page_check(page))
 		return;
+	/* Off the LRU, and the anon_vma reference of anon_page_init(). */
+	lru_del_freed(page);
+	if (PageAnon(page) && page->mapping)
+		anon_vma_put(page->mapping);
 	for (unsigned long i = 0; i < nr; i++) {
 		struct page *p = page + i;
 
@@ -349,6 +355,14 @@ void __free_pages(struct page *page, unsigned int order)
 		free_block(page, order);
 }
 
+/* Reclaim froze the refcount of this order-0 page at 0 (vmscan.c). */
+void free_frozen_page(struct page *page)
+{
+	if (WARN_ON(PageHead(page) || PageTail(page) || page_ref_count(page)))
+		return;
+	free_block(page, 0);
+}
+
 void get_page(struct page *page)
 {
 	struct page *head = compound_head(page);
@@ -367,8 +381,16 @@ void put_page(struct page *page)
 	struct page *head = compound_head(page);
 	int ref = atomic_dec_return(&head->_refcount);
 
-	if (likely(ref > 0))
+	if (likely(ref > 0)) {
+		/*
+		 * A device page back at its idle count (the pgmap's own
+		 * reference): wake a memunmap_pages() waiting for it, as the
+		 * kernel's put_devmap_managed_page() does.
+		 */
+		if (unlikely(ref == 1 && PageDevmap(head)))
+			devmap_page_put_notify();
 		return;
+	}
 	if (WARN_ON(ref < 0 || PageReserved(head)))
 		return;
 	free_block(head, compound_order(head));

@@ -143,10 +143,15 @@ static int age_one(struct page *page, struct vm_area_struct *vma,
 	}
 	local_irq_restore(flags);
 	addr &= ~(size - 1);
-	/* x86 needs no TLB flush to clear the accessed bit; secondary MMUs
-	 * decide for themselves (clear_flush_young may flush). */
 	switch (how) {
 	case AGE_CLEAR_FLUSH:
+		/*
+		 * x86's ptep_clear_flush_young does not flush the CPU TLB:
+		 * a CPU that caches the translation keeps using it without
+		 * setting the bit again, so a page in use may look cold -
+		 * reclaim then only costs a refault.  Secondary MMUs decide
+		 * for themselves (clear_flush_young may flush).
+		 */
 		young |= mmu_notifier_clear_flush_young(vma->vm_mm, addr,
 							addr + size);
 		break;
@@ -195,6 +200,181 @@ void page_idle_clear_young(struct page *page)
 bool page_idle_test_young(struct page *page)
 {
 	return page && rmap_walk_age(page, AGE_TEST);
+}
+
+/* ==== try_to_unmap ====================================================== */
+
+/*
+ * Reclaim replaces each PTE that maps a page by the page's swap entry.
+ * The notifier callbacks may sleep and the anon_vma lock is a spinlock, so
+ * the walk is in two steps: under the lock, collect (mm, address) of the
+ * VMAs that can map the page (mmgrab keeps each mm_struct); then, for
+ * each, take the mm's mmap_lock for read - by trylock: reclaim may run in
+ * a fault that holds another mm's - which keeps its VMAs and, through
+ * them, its page tables, and unmap under the PTE lock between
+ * invalidate_range_start and _end.
+ * Up to UNMAP_BATCH targets per pass; the next pass skips as many.
+ */
+#define UNMAP_BATCH 16
+
+struct unmap_target {
+	struct mm_struct *mm;
+	unsigned long addr;
+};
+
+/* The address of anon @page in @vma, or 0 if @vma cannot map it. */
+static unsigned long vma_address(struct page *page, struct vm_area_struct *vma)
+{
+	unsigned long addr =
+		vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
+
+	if (page->index < vma->vm_pgoff || addr >= vma->vm_end)
+		return 0;
+	return addr;
+}
+
+/* Collect targets [skip, skip + UNMAP_BATCH) of @page's anon_vma. */
+static int unmap_collect(struct page *page, struct anon_vma *av, int skip,
+			 struct unmap_target *t)
+{
+	struct vm_area_struct *vma;
+	int n = 0, seen = 0;
+
+	spin_lock(&av->lock);
+	list_for_each_entry(vma, &av->vmas, anon_vma_node) {
+		unsigned long addr = vma_address(page, vma);
+
+		if (!addr || seen++ < skip)
+			continue;
+		/* A VMA on the list keeps its mm allocated (file comment). */
+		mmgrab(vma->vm_mm);
+		t[n].mm = vma->vm_mm;
+		t[n].addr = addr;
+		if (++n == UNMAP_BATCH)
+			break;
+	}
+	spin_unlock(&av->lock);
+	return n;
+}
+
+/* The PMD covering @addr if the tables down to it exist (mmap_lock). */
+static pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud, pudval;
+
+	if (!pgd_present(pgdp_get(pgd)))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (!p4d_present(p4dp_get(p4d)))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	pudval = pudp_get(pud);
+	if (!pud_present(pudval) || pud_leaf(pudval))
+		return NULL;
+	return pud_pgtable(pudval) + pmd_index(addr);
+}
+
+/* Is @pte (locked) a present mapping of @page? */
+static bool pte_maps(pte_t *pte, struct page *page)
+{
+	pte_t v = ptep_get(pte);
+
+	return pte_present(v) && pte_pfn(v) == page_to_pfn(page);
+}
+
+/* Swap out the mapping of @page at @addr in @vma, if there is one.
+ * False if it stays mapped (pinned). */
+static bool unmap_one_pte(struct page *page, struct vm_area_struct *vma,
+			  pmd_t *pmd, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	swp_entry_t entry = page_swap_entry(page);
+	struct mmu_notifier_range range;
+	spinlock_t *ptl;
+	pte_t *pte, old;
+	bool ok = true;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte)
+		goto out;
+	if (!pte_maps(pte, page))
+		goto unlock;
+	old = ptep_get_and_clear(pte);
+	/* After the clear (fully ordered): a GUP-fast pin that missed the
+	 * clear is visible here; one that comes later backs off. */
+	if (folio_pincount(page) > 0) {
+		set_pte(pte, old);
+		ok = false;
+		goto unlock;
+	}
+	flush_tlb_page(vma, addr);
+	if (pte_dirty(old))
+		SetPageDirty(page);
+	WARN_ON(swap_duplicate(entry));
+	set_pte(pte, swp_entry_to_pte(entry));
+	atomic_dec(&page->_mapcount);
+	add_mm_counter(mm, MM_ANONPAGES, -1);
+	add_mm_counter(mm, MM_SWAPENTS, 1);
+	pte_unmap_unlock(pte, ptl);
+	mmu_notifier_invalidate_range_end(&range);
+	put_page(page); /* the mapping's reference, after the flush */
+	return true;
+unlock:
+	pte_unmap_unlock(pte, ptl);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return ok;
+}
+
+/* One target: false if a mapping may be left there. */
+static bool unmap_target(struct page *page, struct unmap_target *t)
+{
+	struct vm_area_struct *vma;
+	bool ok = true;
+	pmd_t *pmd;
+
+	/*
+	 * No mm_users reference: holding one would make us the one to tear
+	 * the address space down, behind its owner's back.  mmap_lock is
+	 * enough: exit_mmap() unlinks every VMA under it before the tables
+	 * go, so a VMA found under it has its tables.
+	 */
+	if (!atomic_read(&t->mm->mm_users))
+		return false; /* exiting: its teardown unmaps the page */
+	if (!mmap_read_trylock(t->mm))
+		return false;
+	vma = vma_lookup(t->mm, t->addr);
+	/* The VMA may have changed since the collect: check it again. */
+	if (vma && !vma->vm_shared && vma_address(page, vma) == t->addr &&
+	    (pmd = mm_find_pmd(t->mm, t->addr)))
+		ok = unmap_one_pte(page, vma, pmd, t->addr);
+	mmap_read_unlock(t->mm);
+	return ok;
+}
+
+bool try_to_unmap(struct page *page)
+{
+	struct anon_vma *av = READ_ONCE(page->mapping);
+	struct unmap_target t[UNMAP_BATCH];
+	int n, skip = 0;
+
+	if (!PageAnon(page) || !av)
+		return !page_mapped(page);
+	do {
+		n = unmap_collect(page, av, skip, t);
+		for (int i = 0; i < n; i++) {
+			if (page_mapped(page))
+				unmap_target(page, &t[i]);
+			mmdrop(t[i].mm);
+		}
+		skip += n;
+	} while (n == UNMAP_BATCH && page_mapped(page));
+	return !page_mapped(page);
 }
 
 /* ==== an aging pass ======================================================= */

@@ -34,13 +34,20 @@
  * mappings do (the pinned frames stay the device's).  Children of fork
  * write their own word in their copy and must read it back exactly.
  *
- * At the end: zero oracle violations, every frame, pin, kmalloc object and
- * mm back, no WARN.
+ * Memory pressure: a frame limit below what the processes touch, so
+ * faults reclaim directly and kswapd runs, and a "reclaim" mutation that
+ * ages the LRU and swaps out cold pages of every process.  Swapped-out words
+ * must come back exactly (the same read rule; the oracle's lost-write
+ * shadow follows them through the swap slots).
+ *
+ * At the end: zero oracle violations, every frame, pin, kmalloc object,
+ * mm and swap slot back, no WARN.
  */
 #include "check_test_util.h"
 #include "mm_test_util.h"
 #include <time.h>
 #include <mmirror/kthread.h>
+#include <mmirror/swap.h>
 #include <mmirror/wait.h>
 #include <kvm/kvm.h>
 #include <mirror/mirror.h>
@@ -78,10 +85,12 @@ enum mut {
 	M_MREMAP,
 	M_FORK,
 	M_THP,
+	M_RECLAIM,
 	NR_MUTS
 };
 static const char *const mut_name[NR_MUTS] = {
-	"remap", "mprotect", "unprotect", "dontneed", "mremap", "fork", "thp",
+	"remap",  "mprotect", "unprotect", "dontneed",
+	"mremap", "fork",     "thp",	   "reclaim",
 };
 
 /* Totals for the summary, summed by each thread as it ends. */
@@ -487,6 +496,12 @@ static void mutate(struct proc *p, uint64_t *rng)
 		CHECK(vm_mprotect(p->mm, p->shr, SHR_PAGES * PAGE_SIZE, RW) ==
 		      0);
 		break;
+	case M_RECLAIM:
+		/* Age, then swap out what stayed cold: every process's pages,
+		 * under every driver. */
+		lru_age_pages(4 * MAX_MUT, NULL);
+		vm_reclaim(n);
+		break;
 	case M_DONTNEED:
 		CHECK(vm_madvise(p->mm, va, len, MADV_DONTNEED) == 0);
 		break;
@@ -542,6 +557,10 @@ static double stress_seconds(void)
 	return t > 0 ? t : 60;
 }
 
+/* Frames the processes may use before reclaim starts: well below their
+ * touched memory (NPROC x (PRIV_PAGES + SHR_PAGES) and the children's). */
+#define PRESSURE_FRAMES 1024
+
 static void print_summary(double secs)
 {
 	char line[1024];
@@ -559,6 +578,17 @@ static void print_summary(double secs)
 	print_message("%s\n", line);
 }
 
+static void print_swap_summary(void)
+{
+	struct vm_reclaim_stat st;
+
+	vm_reclaim_stat(&st);
+	print_message("stress swap: %lu out, %lu in, %lu reclaimed, %lu aged, "
+		      "%lu pinned skipped\n",
+		      st.pswpout, st.pswpin, st.reclaimed, st.aged,
+		      st.skipped_pinned);
+}
+
 static void test_stress(void **state)
 {
 	static struct proc procs[NPROC];
@@ -567,9 +597,13 @@ static void test_stress(void **state)
 	double secs = stress_seconds();
 
 	thp_set_mode(THP_MADVISE, false);
+	assert_int_equal(swap_area_init(4 * NPROC * NR_SLOTS), 0);
 	mm_leak_check_begin(&leaks);
 	oracle_begin();
 	deadline_ns = now_ns() + (u64)(secs * 1e9);
+	vm_set_frame_limit(totalram_pages() - nr_free_pages() +
+			   PRESSURE_FRAMES);
+	assert_int_equal(kswapd_start(), 0);
 	for (int i = 0; i < NPROC; i++) {
 		procs[i].slot = i;
 		t[i] = kthread_run(proc_fn, &procs[i], "proc%d", i);
@@ -577,9 +611,16 @@ static void test_stress(void **state)
 	}
 	for (int i = 0; i < NPROC; i++)
 		assert_int_equal(kthread_join(t[i]), 0);
+	kswapd_stop();
+	vm_set_frame_limit(0);
 	print_summary(secs);
+	print_swap_summary();
 	for (int k = 0; k < K_CHILD; k++)
 		assert_true(nr_ok[k][0] > 0 && nr_ok[k][1] > 0);
+	/* Swap-cache pages no page table maps are left to the LRU; drop
+	 * them, then every slot is back. */
+	swap_cache_drain();
+	assert_int_equal(swap_slots_used(), 0);
 	oracle_end_clean();
 	mm_leak_check_end(&leaks);
 }
