@@ -63,7 +63,12 @@ struct explore_opts {
 	unsigned int jobs; /* child processes running in parallel */
 	unsigned long max_steps; /* per schedule; 0 = default (100000) */
 	bool stop_at_first; /* stop when a violation is found */
-	bool progress; /* a progress line on stderr about every second */
+	/* A progress line on stderr about every second (also without this
+	 * when stderr is a terminal and the run lasts over 2 s). */
+	bool progress;
+	/* Child runs spent shrinking the first bad schedule: 0 = the default
+	 * (200), negative = do not shrink. */
+	long shrink_budget;
 	FILE *out; /* reports and diagrams (stdout if NULL) */
 };
 
@@ -87,12 +92,24 @@ struct explore_result {
 	/* The first bad schedule's event list (malloc'd text, or NULL). */
 	char *bad_events;
 	enum explore_verdict bad_verdict;
+	/* DFS: every schedule within the preemption bound was run (false
+	 * when --schedules, stop_at_first or a crash cut the search short). */
+	bool exhausted;
+	/* The first bad schedule as found and as shown (bad_schedule and
+	 * bad_events are the shrunk one; first_bad is where it was found). */
+	unsigned long found_preemptions, found_steps;
+	unsigned long bad_preemptions, bad_steps;
+	unsigned long shrink_runs; /* child runs the shrinking took */
 };
 
 /*
- * explore() - run @s under @opts.  Prints a summary (and, for the first
- * bad schedule, the report, the race diagram and the replay command) to
- * opts->out.  Return 0 or a negative errno (bad options).
+ * explore() - run @s under @opts.  Prints a summary line, for the first
+ * bad schedule (shrunk to fewest preemptions, then fewest steps, unless
+ * opts->shrink_budget < 0) the report, the race diagram and the replay
+ * command, then a summary table, to opts->out.  DFS (EXPLORE_DFS) runs
+ * every schedule with at most opts->depth preemptions once, in a fixed
+ * order, up to opts->schedules (0: no limit) and sets res->exhausted.
+ * Return 0 or a negative errno (bad options).
  */
 int explore(const struct explore_scenario *s, const struct explore_opts *opts,
 	    struct explore_result *res);

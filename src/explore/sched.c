@@ -52,12 +52,22 @@ struct ethread {
 	u32 token; /* 1: may run.  Written by the giver, cleared by owner */
 	enum et_state state;
 	bool spinning;
+	unsigned long points; /* sched points passed: names its decisions */
 	const u32 *wait_word; /* ET_BLOCKED: the futex word */
 	struct task_struct *task;
 	/* The thread's own RCU TLS, for the grace-period model (or NULL). */
 	const unsigned int *rcu_nesting;
 	const unsigned long *rcu_sections;
 	char name[TASK_COMM_LEN];
+};
+
+/* One decision point: what sched.h's D and R records report. */
+struct decision {
+	u64 mask; /* the runnable set */
+	unsigned long points; /* sched points @cur had passed */
+	int choice;
+	signed char self; /* the running thread if in @mask, else -1 */
+	signed char cur; /* the thread that asked (it may have blocked) */
 };
 
 struct explore_event {
@@ -74,7 +84,7 @@ static struct sched {
 	unsigned int nr;
 	unsigned long steps, preemptions, fails;
 	bool diverged;
-	int *dec;
+	struct decision *dec; /* every decision point, in order */
 	size_t nr_dec, cap_dec, forced_pos;
 	struct explore_event *ev;
 	size_t nr_ev, cap_ev;
@@ -173,7 +183,7 @@ void explore_fail(const char *fmt, ...)
 /* --- the report -------------------------------------------------------- */
 
 static __attribute__((noreturn)) void child_finish(enum explore_verdict v,
-				    unsigned long violations)
+						   unsigned long violations)
 {
 	FILE *f = S.out;
 	const struct check_violation *cv;
@@ -184,7 +194,18 @@ static __attribute__((noreturn)) void child_finish(enum explore_verdict v,
 		fprintf(f, "T %u %s\n", i, S.th[i].name);
 	fputs("D", f);
 	for (size_t i = 0; i < S.nr_dec; i++)
-		fprintf(f, " %d", S.dec[i]);
+		fprintf(f, " %d", S.dec[i].choice);
+	fputs("\nR", f);
+	for (size_t i = 0; i < S.nr_dec; i++) {
+		const struct decision *d = &S.dec[i];
+
+		fprintf(f, " %llx:", (unsigned long long)d->mask);
+		if (d->self >= 0)
+			fprintf(f, "%d", d->self);
+		else
+			fputc('-', f);
+		fprintf(f, ":%d:%lu", d->cur, d->points);
+	}
 	fputs("\n", f);
 	for (size_t i = 0; i < S.nr_ev; i++)
 		fprintf(f, "E %lu %d %d %s\n", S.ev[i].step, S.ev[i].thread,
@@ -215,8 +236,8 @@ static __attribute__((noreturn)) void deadlock(void)
 
 		if (t->state == ET_DONE)
 			continue;
-		snprintf(text, sizeof(text), "deadlock: T%u %s %s", i,
-			 t->name, t->state == ET_BLOCKED ? "blocked" : "spins");
+		snprintf(text, sizeof(text), "deadlock: T%u %s %s", i, t->name,
+			 t->state == ET_BLOCKED ? "blocked" : "spins");
 		record(TR_NOTE, text);
 	}
 	child_finish(EXPLORE_DEADLOCK, 0);
@@ -236,17 +257,67 @@ static void token_take(struct ethread *t)
 {
 	/* Pairs with the release store in token_give(). */
 	while (!__atomic_load_n(&t->token, __ATOMIC_ACQUIRE))
-		syscall(SYS_futex, &t->token, FUTEX_WAIT_PRIVATE, 0, NULL,
-			NULL, 0);
+		syscall(SYS_futex, &t->token, FUTEX_WAIT_PRIVATE, 0, NULL, NULL,
+			0);
 	__tsan_acquire(&t->token);
 	/* Only we clear it, and nobody gives it again before we pass it. */
 	__atomic_store_n(&t->token, 0, __ATOMIC_RELAXED);
 }
 
-/* Pick who runs next; record the decision when there was a choice. */
-static struct ethread *pick(struct ethread *self)
+/* The forced decision for this point, or -1 once the list is used up. */
+static int forced_pick(const int *run, int n, int dflt)
 {
-	int run[EXPLORE_MAX_THREADS], n = 0, c, ok = 0;
+	int c;
+
+	if (S.forced_pos >= S.p->nr_forced)
+		return S.p->strategy == EXPLORE_DFS ? dflt : -1;
+	c = S.p->forced[S.forced_pos++];
+	for (int i = 0; i < n; i++)
+		if (run[i] == c)
+			return c;
+	return -1;
+}
+
+/* The planned choice for @cur's decision here, else @dflt. */
+static int plan_pick(const struct ethread *cur, int self_in, const int *run,
+		     int n, int dflt)
+{
+	for (size_t k = 0; k < S.p->nr_plan; k++) {
+		const struct explore_plan *e = &S.p->plan[k];
+
+		if (e->cur != et_index(cur) || e->points != cur->points ||
+		    e->runnable != (self_in >= 0))
+			continue;
+		for (int i = 0; i < n; i++)
+			if (run[i] == e->choice)
+				return e->choice;
+	}
+	return dflt;
+}
+
+/* Remember decision @c among the runnable @run, taken when @cur asked. */
+static void record_decision(int c, const int *run, int n, int self_in,
+			    const struct ethread *cur)
+{
+	struct decision *d;
+
+	S.dec = grow(S.dec, &S.cap_dec, S.nr_dec + 1, sizeof(*S.dec));
+	d = &S.dec[S.nr_dec++];
+	*d = (struct decision){ .choice = c,
+				.self = (signed char)self_in,
+				.cur = (signed char)et_index(cur),
+				.points = cur->points };
+	for (int i = 0; i < n; i++)
+		d->mask |= 1ULL << run[i];
+}
+
+/*
+ * Pick who runs next after @cur's step (@cur may have blocked, started
+ * spinning or exited); record the decision when there was a choice.
+ */
+static struct ethread *pick(struct ethread *cur)
+{
+	int run[EXPLORE_MAX_THREADS], n = 0, c, self_in = -1, dflt;
 
 	for (unsigned int i = 0; i < S.nr; i++)
 		if (S.th[i].state == ET_RUNNABLE && !S.th[i].spinning)
@@ -255,23 +326,25 @@ static struct ethread *pick(struct ethread *self)
 		return NULL;
 	if (n == 1)
 		return &S.th[run[0]];
-	if (S.p->forced) {
-		c = S.forced_pos < S.p->nr_forced ?
-			    S.p->forced[S.forced_pos++] : -1;
-		for (int i = 0; i < n; i++)
-			ok |= run[i] == c;
-		if (!ok) {
+	for (int i = 0; i < n; i++)
+		if (run[i] == et_index(cur))
+			self_in = run[i];
+	/* The default: never preempt (what DFS continues with). */
+	dflt = self_in >= 0 ? self_in : run[0];
+	if (S.p->plan) {
+		c = plan_pick(cur, self_in, run, n, dflt);
+	} else if (S.p->forced) {
+		c = forced_pick(run, n, dflt);
+		if (c < 0) {
 			S.diverged = true;
-			c = run[0];
+			c = S.p->strategy == EXPLORE_DFS ? dflt : run[0];
 		}
 	} else {
-		c = strategy_pick(&S.strat, run, n,
-				  self ? et_index(self) : -1);
+		c = strategy_pick(&S.strat, run, n, et_index(cur));
 	}
-	S.dec = grow(S.dec, &S.cap_dec, S.nr_dec + 1, sizeof(*S.dec));
-	S.dec[S.nr_dec++] = c;
-	if (self && c != et_index(self) && self->state == ET_RUNNABLE &&
-	    !self->spinning)
+	record_decision(c, run, n, self_in, cur);
+	/* Only a thread that could have gone on is preempted. */
+	if (self_in >= 0 && c != self_in)
 		S.preemptions++;
 	return &S.th[c];
 }
@@ -304,6 +377,7 @@ static void explore_sched_point(enum sched_point_kind kind, const void *obj)
 	(void)obj;
 	if (!self || self->state != ET_RUNNABLE)
 		return;
+	self->points++;
 	if (++S.steps > S.p->max_steps)
 		child_finish(EXPLORE_STEP_LIMIT, 0);
 	strategy_step(&S.strat, S.steps, et_index(self));
@@ -416,7 +490,7 @@ static void explore_kthread_hook(enum kthread_event ev,
 	t->rcu_nesting = NULL;
 	t->rcu_sections = NULL;
 	me = NULL;
-	next = pick(NULL);
+	next = pick(t);
 
 	if (!next)
 		deadlock();

@@ -14,6 +14,20 @@
 #define EXPLORE_MAX_DEPTH 16
 #define EXPLORE_DEFAULT_STEPS 100000UL
 
+/*
+ * One planned decision (the shrinker's): when thread @cur, having passed
+ * @points sched points, asks for the next thread (@runnable: while it
+ * could itself go on), choose @choice if it can run.  Naming decisions by
+ * thread and point instead of by position keeps the others in place when
+ * one is dropped.
+ */
+struct explore_plan {
+	int cur;
+	unsigned long points;
+	bool runnable;
+	int choice;
+};
+
 /* What one child runs: a strategy and seed, or forced decisions. */
 struct explore_params {
 	enum explore_strategy strategy;
@@ -22,8 +36,18 @@ struct explore_params {
 	unsigned long max_steps;
 	unsigned long pct_k; /* PCT: estimated steps per schedule */
 	bool first_runnable; /* calibration: never preempt */
-	const int *forced; /* replay: decisions to force, in order */
+	/*
+	 * Replay, DFS prefix, shrink candidate: decisions to force, in
+	 * order.  Past the end (or where a forced thread is not runnable)
+	 * EXPLORE_DFS continues with the default choice (the current thread
+	 * if it can run, else the lowest-indexed runnable one); the other
+	 * strategies mark the run diverged and take the lowest index.
+	 */
+	const int *forced;
 	size_t nr_forced;
+	/* Shrinking: planned decisions, the default everywhere else. */
+	const struct explore_plan *plan;
+	size_t nr_plan;
 };
 
 /*
@@ -34,9 +58,19 @@ struct explore_params {
  *   V <verdict> <steps> <violations> <preemptions> <diverged>
  *   T <thread> <name>
  *   D <decision> <decision> ...
+ *   R <mask>:<self>:<cur>:<points> ...
  *   E <step> <thread> <kind> <text>
  *   M <report line>
  *   END
+ *
+ * D lists the thread chosen at each decision point (a point where two or
+ * more threads could run); R gives, for the same points in the same
+ * order, the runnable set as a hexadecimal bit mask, the current
+ * thread's index if it is in that set ("-" if it is not: it blocked,
+ * spins or exited), the thread that asked and how many sched points it
+ * had passed.  Choosing another thread than a listed <self> is a
+ * preemption; the DFS (explore.c) branches on these sets, the shrinker
+ * names decisions by <cur>:<points>.
  */
 void explore_child_main(const struct explore_scenario *s,
 			const struct explore_params *p, int fd)

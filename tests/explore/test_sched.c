@@ -93,13 +93,17 @@ static int locked_setup(void **ctx)
 }
 
 static const struct explore_scenario lost_update = {
-	.name = "lost-update", .expect_violation = true,
-	.setup = w_setup, .run = lost_update_run, .teardown = w_teardown,
+	.name = "lost-update",
+	.expect_violation = true,
+	.setup = w_setup,
+	.run = lost_update_run,
+	.teardown = w_teardown,
 };
 
 static const struct explore_scenario locked_update = {
 	.name = "locked-update",
-	.setup = locked_setup, .run = lost_update_run,
+	.setup = locked_setup,
+	.run = lost_update_run,
 	.teardown = w_teardown,
 };
 
@@ -108,8 +112,12 @@ static struct explore_result go(const struct explore_scenario *s,
 				unsigned long seed, unsigned int jobs)
 {
 	struct explore_opts o = {
-		.strategy = st, .depth = 2, .schedules = n, .seed = seed,
-		.jobs = jobs, .out = devnull,
+		.strategy = st,
+		.depth = 2,
+		.schedules = n,
+		.seed = seed,
+		.jobs = jobs,
+		.out = devnull,
 	};
 	struct explore_result r;
 
@@ -140,12 +148,12 @@ static void test_locked_never(void **state)
 
 	(void)state;
 	r = go(&locked_update, EXPLORE_RANDOM, 400, 7, 2);
-	assert_int_equal(r.violations + r.deadlocks + r.crashes +
-				 r.step_limits, 0);
+	assert_int_equal(r.violations + r.deadlocks + r.crashes + r.step_limits,
+			 0);
 	assert_null(r.bad_schedule);
 	r = go(&locked_update, EXPLORE_PCT, 400, 7, 2);
-	assert_int_equal(r.violations + r.deadlocks + r.crashes +
-				 r.step_limits, 0);
+	assert_int_equal(r.violations + r.deadlocks + r.crashes + r.step_limits,
+			 0);
 }
 
 static int abba(void *first)
@@ -166,8 +174,11 @@ static void abba_run(void *ctx)
 }
 
 static const struct explore_scenario abba_scn = {
-	.name = "abba", .expect_violation = true,
-	.setup = w_setup, .run = abba_run, .teardown = w_teardown,
+	.name = "abba",
+	.expect_violation = true,
+	.setup = w_setup,
+	.run = abba_run,
+	.teardown = w_teardown,
 };
 
 static void test_abba_deadlock(void **state)
@@ -175,7 +186,8 @@ static void test_abba_deadlock(void **state)
 	struct explore_result r;
 
 	(void)state;
-	r = go(&abba_scn, EXPLORE_RANDOM, 100, 3, 1);
+	/* Few: a deadlocked child is slow to end under TSan. */
+	r = go(&abba_scn, EXPLORE_RANDOM, 30, 3, 1);
 	assert_true(r.deadlocks > 0);
 	assert_int_equal(r.violations + r.crashes + r.step_limits, 0);
 	assert_int_equal(r.bad_verdict, EXPLORE_DEADLOCK);
@@ -289,7 +301,9 @@ static void prim_run(void *ctx)
 
 static const struct explore_scenario prim_scn = {
 	.name = "primitives",
-	.setup = w_setup, .run = prim_run, .teardown = w_teardown,
+	.setup = w_setup,
+	.run = prim_run,
+	.teardown = w_teardown,
 };
 
 static void test_primitives(void **state)
@@ -300,11 +314,11 @@ static void test_primitives(void **state)
 	r = go(&prim_scn, EXPLORE_RANDOM, 100, 5, 2);
 	if (r.bad_events)
 		fputs(r.bad_events, stderr);
-	assert_int_equal(r.violations + r.deadlocks + r.crashes +
-				 r.step_limits, 0);
+	assert_int_equal(r.violations + r.deadlocks + r.crashes + r.step_limits,
+			 0);
 	r = go(&prim_scn, EXPLORE_PCT, 100, 5, 2);
-	assert_int_equal(r.violations + r.deadlocks + r.crashes +
-				 r.step_limits, 0);
+	assert_int_equal(r.violations + r.deadlocks + r.crashes + r.step_limits,
+			 0);
 }
 
 static void test_jobs_same(void **state)
@@ -325,11 +339,15 @@ static void test_jobs_same(void **state)
 
 static void test_bad_opts(void **state)
 {
-	struct explore_opts o = { .strategy = EXPLORE_DFS, .schedules = 1 };
+	struct explore_opts o = { .strategy = (enum explore_strategy)7,
+				  .schedules = 1 };
 	struct explore_result r;
 
 	(void)state;
-	assert_int_equal(explore(&lost_update, &o, &r), -EOPNOTSUPP);
+	assert_int_equal(explore(&lost_update, &o, &r), -EINVAL);
+	o.strategy = EXPLORE_PCT;
+	o.depth = 99;
+	assert_int_equal(explore(&lost_update, &o, &r), -EINVAL);
 	assert_int_equal(explore_replay(&lost_update, "garbage", devnull),
 			 -EINVAL);
 }

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,17 +32,25 @@ static void explore_usage(FILE *f)
 	fprintf(f,
 		"usage: mmirror explore SCENARIO [--strategy random|pct|dfs]\n"
 		"         [--depth D] [--schedules N] [--seed S] [--jobs J]\n"
-		"         [--max-steps N] [--no-stop] [--progress]\n"
+		"         [--max-steps N] [--shrink-budget N] [--no-stop]\n"
+		"         [--progress]\n"
 		"       mmirror explore SCENARIO --replay FILE\n"
 		"       mmirror explore --list\n"
 		"\n"
 		"Runs SCENARIO's threads one at a time under a controlled\n"
 		"scheduler, N schedules (default 10000) from seed S (default\n"
-		"1), with strategy random (default), pct (depth D, default 3)\n"
-		"or dfs (preemption bound D).  The first bad schedule is\n"
+		"1), J at a time, with strategy random (default), pct (depth\n"
+		"D in 1..16, default 3) or dfs: every schedule with at most D\n"
+		"preemptions (default 2, 0 allowed) once, up to N, saying\n"
+		"whether that space was exhausted.  The first bad schedule is\n"
+		"shrunk (fewest preemptions, then fewest steps; at most\n"
+		"--shrink-budget runs, default 200, 0: do not shrink),\n"
 		"printed as a CPU-column race diagram, saved to\n"
 		"./mmirror-SCENARIO-SEED.sched, and shown with the command\n"
-		"that replays it.\n"
+		"that replays it.  --no-stop: go on after it.  --progress: a\n"
+		"progress line on stderr every second (also when stderr is a\n"
+		"terminal and the run lasts over 2 s).  A summary table ends\n"
+		"the output.\n"
 		"\n"
 		"exit status: 0 the result matches the scenario's expectation\n"
 		"(a flawed scenario's race was found; a correct one survived);\n"
@@ -68,12 +77,11 @@ static bool parse_ulong(const char *opt, const char *s, unsigned long min,
 	return true;
 }
 
-static bool parse_strategy(const char *s, enum explore_strategy *st,
-			   FILE *err)
+static bool parse_strategy(const char *s, enum explore_strategy *st, FILE *err)
 {
 	static const char *const names[] = { "random", "pct", "dfs" };
 	static const enum explore_strategy val[] = { EXPLORE_RANDOM,
-		EXPLORE_PCT, EXPLORE_DFS };
+						     EXPLORE_PCT, EXPLORE_DFS };
 
 	for (size_t i = 0; s && i < 3; i++) {
 		if (!strcmp(s, names[i])) {
@@ -81,40 +89,79 @@ static bool parse_strategy(const char *s, enum explore_strategy *st,
 			return true;
 		}
 	}
-	fprintf(err, "mmirror explore: --strategy '%s': want random, pct "
-		"or dfs\n", s ? s : "");
+	fprintf(err,
+		"mmirror explore: --strategy '%s': want random, pct "
+		"or dfs\n",
+		s ? s : "");
 	return false;
 }
 
 /* One option at argv[*i] (its value, if any, at argv[*i + 1]). */
-static bool parse_opt(struct xcli *x, int argc, char **argv, int *i,
+/* A numeric option's value into *@v (unsigned int or unsigned long). */
+static bool parse_num(const char *a, const char *v, struct xcli *x, bool *known,
 		      FILE *err)
 {
-	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	static const struct {
+		const char *name;
+		unsigned long min, max;
+		size_t off;
+		bool is_uint;
+	} num[] = {
+		{ "--depth", 0, 64, offsetof(struct explore_opts, depth), 1 },
+		{ "--schedules", 1, ULONG_MAX,
+		  offsetof(struct explore_opts, schedules), 0 },
+		{ "--seed", 0, ULONG_MAX, offsetof(struct explore_opts, seed),
+		  0 },
+		{ "--jobs", 1, 256, offsetof(struct explore_opts, jobs), 1 },
+		{ "--max-steps", 1, ULONG_MAX,
+		  offsetof(struct explore_opts, max_steps), 0 },
+	};
 	unsigned long n;
-	bool ok = true, takes = true;
 
-	if (!strcmp(a, "--strategy"))
+	*known = true;
+	if (!strcmp(a, "--shrink-budget")) {
+		if (!parse_ulong(a, v, 0, 1000000, &n, err))
+			return false;
+		/* 0 turns shrinking off; the API's 0 means the default. */
+		x->o.shrink_budget = n ? (long)n : -1;
+		return true;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(num); k++) {
+		char *f = (char *)&x->o + num[k].off;
+
+		if (strcmp(a, num[k].name))
+			continue;
+		if (!parse_ulong(a, v, num[k].min, num[k].max, &n, err))
+			return false;
+		if (num[k].is_uint)
+			*(unsigned int *)f = (unsigned int)n;
+		else
+			*(unsigned long *)f = n;
+		return true;
+	}
+	*known = false;
+	return false;
+}
+
+/* One option at argv[*i] (its value, if any, at argv[*i + 1]). */
+static bool parse_opt(struct xcli *x, int argc, char **argv, int *i, FILE *err)
+{
+	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	bool ok, known;
+
+	ok = parse_num(a, v, x, &known, err);
+	if (!known && !strcmp(a, "--strategy")) {
+		known = true;
 		ok = parse_strategy(v, &x->o.strategy, err);
-	else if (!strcmp(a, "--depth") &&
-		 (ok = parse_ulong(a, v, 1, 64, &n, err)))
-		x->o.depth = n;
-	else if (!strcmp(a, "--schedules"))
-		ok = parse_ulong(a, v, 1, ULONG_MAX, &x->o.schedules, err);
-	else if (!strcmp(a, "--seed"))
-		ok = parse_ulong(a, v, 0, ULONG_MAX, &x->o.seed, err);
-	else if (!strcmp(a, "--jobs") &&
-		 (ok = parse_ulong(a, v, 1, 256, &n, err)))
-		x->o.jobs = n;
-	else if (!strcmp(a, "--max-steps"))
-		ok = parse_ulong(a, v, 1, ULONG_MAX, &x->o.max_steps, err);
-	else if (!strcmp(a, "--replay") && (ok = v != NULL))
+	} else if (!known && !strcmp(a, "--replay")) {
+		known = true;
+		ok = v != NULL;
 		x->replay = v;
-	else if (!strcmp(a, "--replay"))
-		fprintf(err, "mmirror explore: --replay needs a FILE\n");
-	else
-		takes = false;
-	if (takes) {
+		if (!ok)
+			fprintf(err,
+				"mmirror explore: --replay needs a FILE\n");
+	}
+	if (known) {
 		*i += 1;
 		return ok;
 	}
@@ -133,14 +180,36 @@ static bool parse_opt(struct xcli *x, int argc, char **argv, int *i,
 	return true;
 }
 
+#define DEPTH_UNSET UINT_MAX
+
+/* --depth against --strategy: its meaning and range depend on it. */
+static int check_depth(struct xcli *x, FILE *err)
+{
+	if (x->o.depth == DEPTH_UNSET) {
+		x->o.depth = x->o.strategy == EXPLORE_DFS ? 2 : 3;
+		return 0;
+	}
+	if (x->o.strategy == EXPLORE_DFS)
+		return 0;
+	if (x->o.depth < 1 || x->o.depth > 16) {
+		fprintf(err,
+			"mmirror explore: --depth '%u': want 1..16 "
+			"(0..64 with --strategy dfs)\n",
+			x->o.depth);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(struct xcli *x, int argc, char **argv, FILE *err)
 {
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] != '-') {
 			if (x->scenario) {
-				fprintf(err, "mmirror explore: one SCENARIO "
-					"only ('%s' and '%s')\n", x->scenario,
-					argv[i]);
+				fprintf(err,
+					"mmirror explore: one SCENARIO "
+					"only ('%s' and '%s')\n",
+					x->scenario, argv[i]);
 				return -EINVAL;
 			}
 			x->scenario = argv[i];
@@ -152,10 +221,10 @@ static int parse_args(struct xcli *x, int argc, char **argv, FILE *err)
 		return 0;
 	if (!x->scenario) {
 		fprintf(err, "mmirror explore: missing SCENARIO (try "
-			"'mmirror explore --list')\n");
+			     "'mmirror explore --list')\n");
 		return -EINVAL;
 	}
-	return 0;
+	return check_depth(x, err);
 }
 
 static int list_scenarios(FILE *out)
@@ -238,8 +307,10 @@ static void save_schedule(const struct explore_scenario *s,
 		fprintf(out, "cannot save the schedule to %s: %s\n", path,
 			strerror(errno));
 	} else {
-		fprintf(out, "schedule saved: %s\nreplay: mmirror explore %s "
-			"--replay %s\n", path, s->name, path);
+		fprintf(out,
+			"schedule saved: %s\nreplay: mmirror explore %s "
+			"--replay %s\n",
+			path, s->name, path);
 	}
 	if (f)
 		fclose(f);
@@ -262,10 +333,14 @@ static int do_explore(const struct explore_scenario *s, struct xcli *x,
 	bad = r.violations + r.deadlocks + r.crashes;
 	if (r.bad_schedule)
 		save_schedule(s, &x->o, &r, out);
-	fprintf(out, "%s: %lu schedules, %lu violations, %lu deadlocks, "
-		"%lu crashes, %lu step limits, %.1f s; expected %s: %s\n",
+	fprintf(out,
+		"%s: %lu schedules, %lu violations, %lu deadlocks, "
+		"%lu crashes, %lu step limits, %.1f s%s; expected %s: %s\n",
 		s->name, r.schedules, r.violations, r.deadlocks, r.crashes,
 		r.step_limits, r.seconds,
+		x->o.strategy != EXPLORE_DFS ? "" :
+		r.exhausted		     ? ", space exhausted" :
+					       ", space not exhausted",
 		s->expect_violation ? "a violation" : "none",
 		(bad != 0) == s->expect_violation ? "ok" : "MISMATCH");
 	explore_result_free(&r);
@@ -286,10 +361,12 @@ static int do_explore(const struct explore_scenario *s, struct xcli *x,
  */
 int mmirror_explore_main(int argc, char **argv, FILE *out, FILE *err)
 {
-	struct xcli x = { .o = { .strategy = EXPLORE_RANDOM, .depth = 3,
-				 .schedules = 10000, .seed = 1, .jobs = 1,
-				 .stop_at_first = true,
-				 .progress = isatty(STDERR_FILENO) } };
+	struct xcli x = { .o = { .strategy = EXPLORE_RANDOM,
+				 .depth = DEPTH_UNSET,
+				 .schedules = 10000,
+				 .seed = 1,
+				 .jobs = 1,
+				 .stop_at_first = true } };
 	const struct explore_scenario *s;
 
 	if (parse_args(&x, argc, argv, err)) {
@@ -305,8 +382,10 @@ int mmirror_explore_main(int argc, char **argv, FILE *out, FILE *err)
 		return list_scenarios(out);
 	s = explore_find(x.scenario);
 	if (!s) {
-		fprintf(err, "mmirror explore: unknown scenario '%s' (try "
-			"'mmirror explore --list')\n", x.scenario);
+		fprintf(err,
+			"mmirror explore: unknown scenario '%s' (try "
+			"'mmirror explore --list')\n",
+			x.scenario);
 		return SCN_EXIT_USAGE;
 	}
 	if (x.replay)
