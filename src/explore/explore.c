@@ -867,7 +867,10 @@ static int explore_params_from(const struct explore_opts *opts,
 	return 0;
 }
 
-/* PCT needs k: the length of one non-preemptive run. */
+/*
+ * PCT needs k: the decision points (points with two or more runnable
+ * threads) of one non-preemptive run.
+ */
 static int pct_calibrate(const struct explore_scenario *s,
 			 struct explore_params *p)
 {
@@ -877,7 +880,7 @@ static int pct_calibrate(const struct explore_scenario *s,
 
 	cal.first_runnable = true;
 	err = run_one(s, &cal, &o);
-	p->pct_k = o.steps ? o.steps : 1;
+	p->pct_k = o.trail.n ? o.trail.n : 1;
 	outcome_free(&o);
 	return err;
 }

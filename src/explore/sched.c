@@ -340,6 +340,8 @@ static struct ethread *pick(struct ethread *cur)
 			c = S.p->strategy == EXPLORE_DFS ? dflt : run[0];
 		}
 	} else {
+		/* PCT's steps are these decision points (see strategy.c). */
+		strategy_step(&S.strat, S.nr_dec + 1, et_index(cur));
 		c = strategy_pick(&S.strat, run, n, et_index(cur));
 	}
 	record_decision(c, run, n, self_in, cur);
@@ -380,7 +382,6 @@ static void explore_sched_point(enum sched_point_kind kind, const void *obj)
 	self->points++;
 	if (++S.steps > S.p->max_steps)
 		child_finish(EXPLORE_STEP_LIMIT, 0);
-	strategy_step(&S.strat, S.steps, et_index(self));
 	if (kind == SP_SPIN)
 		self->spinning = true;
 	else

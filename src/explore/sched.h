@@ -34,7 +34,7 @@ struct explore_params {
 	unsigned int depth; /* PCT d */
 	unsigned long seed;
 	unsigned long max_steps;
-	unsigned long pct_k; /* PCT: estimated steps per schedule */
+	unsigned long pct_k; /* PCT: decision points per schedule */
 	bool first_runnable; /* calibration: never preempt */
 	/*
 	 * Replay, DFS prefix, shrink candidate: decisions to force, in

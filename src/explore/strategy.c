@@ -59,7 +59,14 @@ void strategy_thread_new(struct explore_strategy_state *st, int idx)
 	st->prio[idx] = ((r + EXPLORE_MAX_DEPTH) << 7) | (unsigned long)idx;
 }
 
-/* Step @step was taken by @self: apply a PCT change point if due. */
+/*
+ * Decision point @step (1-based) is reached with @self running: apply a
+ * PCT change point if due.  PCT's "steps" are the points where at least
+ * two threads are runnable, not every sched point: a change point at a
+ * step with one runnable thread (setup, a lone thread's run) could lower
+ * no priority that matters, so counting those would only dilute k and
+ * the 1/(n k^(d-1)) bound with steps that cannot expose a bug.
+ */
 void strategy_step(struct explore_strategy_state *st, unsigned long step,
 		   int self)
 {
