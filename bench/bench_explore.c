@@ -325,6 +325,13 @@ int main(int argc, char **argv)
 	       "NOT optimized or sanitized: numbers are not meaningful"
 #endif
 	);
+	{
+		char load[128];
+
+		bench_read_sys("/proc/loadavg", load, sizeof(load));
+		printf("load average at start: %s (other work on the machine slows the timed figures, not the counts)\n",
+		       load);
+	}
 	printf("each schedule runs in a forked child; times are wall clock, fork and report included\n");
 	throughput();
 	hunt_all();
