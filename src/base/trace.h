@@ -26,6 +26,7 @@ enum trace_kind {
 	TR_FAULT, /* a CPU or hmm/GUP page fault */
 	TR_DEV_MAP, /* a device installed / dropped a translation */
 	TR_DEV_ACCESS, /* a device read or write */
+	TR_OBJ, /* an object's or device memory's lifetime: alloc, free */
 	TR_VIOLATION, /* the oracle reported a violation: the marked row */
 	TR_NOTE, /* anything else worth a row (scenario steps) */
 	TR__NR
@@ -42,11 +43,10 @@ void __trace_event(enum trace_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Record an event if a sink is installed (format as printf). */
-#define trace_event(kind, ...)                                          \
-	do {                                                            \
-		if (unlikely(__atomic_load_n(&trace_sink,               \
-					     __ATOMIC_RELAXED)))        \
-			__trace_event(kind, __VA_ARGS__);               \
+#define trace_event(kind, ...)                                                \
+	do {                                                                  \
+		if (unlikely(__atomic_load_n(&trace_sink, __ATOMIC_RELAXED))) \
+			__trace_event(kind, __VA_ARGS__);                     \
 	} while (0)
 
 #endif /* MMIRROR_BASE_TRACE_H */

@@ -245,7 +245,7 @@ void __check_obj_alloc(const void *obj, size_t size, const char *what)
 	o->end = o->start + (size ? size : 1);
 	snprintf(o->what, sizeof(o->what), "%s", what ? what : "object");
 	obj_event_fill(&o->alloc, "check_obj_alloc");
-	trace_event(TR_NOTE, "obj alloc %s %p", o->what, obj);
+	trace_event(TR_OBJ, "obj alloc %s %p", o->what, obj);
 	spin_lock(&objs_lock);
 	obj_forget_range(o->start, o->end);
 	/* Pairs with WRITE_ONCE(check_on, false) in check_disable(), which
@@ -292,7 +292,7 @@ void __check_obj_free(const void *obj)
 	if (v.report)
 		obj_report(&v, obj, "check_obj_free", "frees again");
 	else if (name[0])
-		trace_event(TR_NOTE, "obj free %s %p", name, obj);
+		trace_event(TR_OBJ, "obj free %s %p", name, obj);
 }
 
 /**

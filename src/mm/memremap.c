@@ -215,7 +215,7 @@ void *memremap_pages(struct dev_pagemap *pgmap)
 	pgmap->state = PGMAP_LIVE;
 	list_add_tail(&pgmap->node, &pgmap_list);
 	spin_unlock(&pgmap_lock);
-	trace_event(TR_NOTE, "memremap pfn %#lx x%lu", page_to_pfn(first),
+	trace_event(TR_OBJ, "memremap pfn %#lx x%lu", page_to_pfn(first),
 		    pgmap->nr_pages);
 	return page_address(first);
 }
@@ -273,8 +273,8 @@ static void pgmap_remove(struct dev_pagemap *pgmap, bool zap)
 {
 	if (!pgmap_start_removal(pgmap))
 		return;
-	trace_event(TR_NOTE, "memunmap pfn %#lx%s", pgmap_pfn_first(pgmap),
-		    zap ? "" : " (no zap)");
+	trace_event(TR_OBJ, "memunmap pfn %#lx%s: kill ref",
+		    pgmap_pfn_first(pgmap), zap ? "" : " (no zap)");
 	pgmap_ref_kill(pgmap); /* 1 */
 	wait_event(pgmap_wq, pgmap_ref_is_zero(pgmap)); /* 2 */
 	if (zap)
@@ -284,9 +284,9 @@ static void pgmap_remove(struct dev_pagemap *pgmap, bool zap)
 	list_del(&pgmap->node);
 	pgmap->state = PGMAP_REMOVED;
 	spin_unlock(&pgmap_lock);
+	trace_event(TR_OBJ, "memunmap: pages idle, frames freed");
 	pgmap_free_frames(pgmap, zap);
 	pgmap_drop_mappers(pgmap);
-	trace_event(TR_NOTE, "memunmap done");
 }
 
 void memunmap_pages(struct dev_pagemap *pgmap)
