@@ -23,6 +23,7 @@
 #include <mmirror/kthread.h>
 #include <mmirror/mutex.h>
 #include <mmirror/sched_point.h>
+#include "lost_update.h"
 
 /* Each schedule runs in its own forked child: plain globals are per run. */
 static struct {
@@ -66,55 +67,6 @@ static const struct explore_scenario two_scn = {
 	.name = "two-threads",
 	.setup = w_setup,
 	.run = two_run,
-	.teardown = w_teardown,
-};
-
-static int racy_inc(void *use_mutex)
-{
-	int v;
-
-	if (use_mutex)
-		mutex_lock(&W.m);
-	v = READ_ONCE(W.counter);
-	sched_point(SP_EVENT, &W.counter);
-	WRITE_ONCE(W.counter, v + 1);
-	if (use_mutex)
-		mutex_unlock(&W.m);
-	return 0;
-}
-
-static void update_run(void *ctx)
-{
-	struct task_struct *t1 = kthread_run(racy_inc, ctx, "t1");
-	struct task_struct *t2 = kthread_run(racy_inc, ctx, "t2");
-
-	assert_false(IS_ERR(t1));
-	assert_false(IS_ERR(t2));
-	kthread_join(t1);
-	kthread_join(t2);
-	if (W.counter != 2)
-		explore_fail("lost update: counter %d", W.counter);
-}
-
-static int locked_setup(void **ctx)
-{
-	w_setup(ctx);
-	*ctx = (void *)1;
-	return 0;
-}
-
-static const struct explore_scenario lost_update = {
-	.name = "lost-update",
-	.expect_violation = true,
-	.setup = w_setup,
-	.run = update_run,
-	.teardown = w_teardown,
-};
-
-static const struct explore_scenario locked_update = {
-	.name = "locked-update",
-	.setup = locked_setup,
-	.run = update_run,
 	.teardown = w_teardown,
 };
 

@@ -18,6 +18,7 @@
 #include <mmirror/slab.h>
 #include <mmirror/spinlock.h>
 #include <mmirror/wait.h>
+#include "lost_update.h"
 
 /* Each schedule runs in its own forked child: plain globals are per run. */
 static struct {
@@ -63,49 +64,6 @@ static void run2(int (*fn)(void *), void *a, void *b)
 	kthread_join(t1);
 	kthread_join(t2);
 }
-
-static int racy_inc(void *use_mutex)
-{
-	int v;
-
-	if (use_mutex)
-		mutex_lock(&W.m);
-	v = READ_ONCE(W.counter);
-	sched_point(SP_EVENT, &W.counter);
-	WRITE_ONCE(W.counter, v + 1);
-	if (use_mutex)
-		mutex_unlock(&W.m);
-	return 0;
-}
-
-static void lost_update_run(void *ctx)
-{
-	run2(racy_inc, ctx, ctx);
-	if (W.counter != 2)
-		explore_fail("lost update: counter %d", W.counter);
-}
-
-static int locked_setup(void **ctx)
-{
-	w_setup(ctx);
-	*ctx = (void *)1;
-	return 0;
-}
-
-static const struct explore_scenario lost_update = {
-	.name = "lost-update",
-	.expect_violation = true,
-	.setup = w_setup,
-	.run = lost_update_run,
-	.teardown = w_teardown,
-};
-
-static const struct explore_scenario locked_update = {
-	.name = "locked-update",
-	.setup = locked_setup,
-	.run = lost_update_run,
-	.teardown = w_teardown,
-};
 
 static struct explore_result go(const struct explore_scenario *s,
 				enum explore_strategy st, unsigned long n,
