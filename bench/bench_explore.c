@@ -65,9 +65,13 @@ static int run(const struct explore_scenario *s, enum explore_strategy st,
 	       unsigned long seed, unsigned long n, unsigned int jobs,
 	       bool stop, struct explore_result *r)
 {
-	struct explore_opts o = { .strategy = st, .depth = 2, .schedules = n,
-				  .seed = seed, .jobs = jobs,
-				  .stop_at_first = stop, .out = cfg.devnull };
+	struct explore_opts o = { .strategy = st,
+				  .depth = 2,
+				  .schedules = n,
+				  .seed = seed,
+				  .jobs = jobs,
+				  .stop_at_first = stop,
+				  .out = cfg.devnull };
 
 	return explore(s, &o, r);
 }
@@ -128,8 +132,8 @@ static void hunt(const struct explore_scenario *s, enum explore_strategy st,
 			h->secs[i] = 1e300;
 		}
 		explore_result_free(&r);
-		fprintf(stderr, "\r%s %s: run %u/%u   ", s->name, strat_name[st],
-			i + 1, runs);
+		fprintf(stderr, "\r%s %s: run %u/%u   ", s->name,
+			strat_name[st], i + 1, runs);
 	}
 	fprintf(stderr, "\r%60s\r", "");
 }

@@ -352,7 +352,8 @@ void check_mm_free(struct mm_struct *mm)
 	spin_unlock(&check_mm_table_lock);
 	if (!cm)
 		return;
-	rbtree_postorder_for_each_entry_safe(x, tmp, &cm->xlates, node) {
+	rbtree_postorder_for_each_entry_safe(x, tmp, &cm->xlates, node)
+	{
 		atomic_long_dec(&nr_xlates_total);
 		free(x);
 	}
@@ -384,8 +385,8 @@ void check_map(struct check_dev *dev, struct mm_struct *mm, unsigned long va,
 	if (!dev || !mm)
 		return;
 	va &= PAGE_MASK;
-	trace_event(TR_DEV_MAP, "%s map %#lx -> pfn %#lx%s", dev->name, va,
-		    pfn, writable ? " w" : "");
+	trace_event(TR_DEV_MAP, "%s map %#lx -> pfn %#lx%s", dev->name, va, pfn,
+		    writable ? " w" : "");
 	if (!READ_ONCE(check_on) || !pfn_valid(pfn)) {
 		check_dev_set_unsure(dev, CHECK_UNSURE_XLATE);
 		check_unmap(dev, mm, va, va + PAGE_SIZE);

@@ -228,9 +228,8 @@ bool check_frame_access(unsigned long pfn, unsigned long off, char *buf,
 /* --- host hooks ---------------------------------------------------------- */
 
 /* A CPU access (the CPU holds its tlb_lock: one "instruction"). */
-void check_cpu_access(struct mm_struct *mm, unsigned long va,
-		      unsigned long pfn, char *buf, size_t len, bool write,
-		      bool word)
+void check_cpu_access(struct mm_struct *mm, unsigned long va, unsigned long pfn,
+		      char *buf, size_t len, bool write, bool word)
 {
 	struct check_lost lost;
 

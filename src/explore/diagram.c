@@ -168,14 +168,12 @@ static int add_row(struct dctx *c, const struct diagram_event *e,
  */
 static bool row_pinned(const struct diagram_event *e)
 {
-	return e->marked ||
-	       (e->kind != TR_LOCK && e->kind != TR_UNLOCK &&
-		e->kind != TR_NOTE);
+	return e->marked || (e->kind != TR_LOCK && e->kind != TR_UNLOCK &&
+			     e->kind != TR_NOTE);
 }
 
 /* Rows for the run @sel[0..n) of one thread, eliding its middle. */
-static int add_run(struct dctx *c, const struct diagram_event **sel,
-		   size_t n)
+static int add_run(struct dctx *c, const struct diagram_event **sel, size_t n)
 {
 	size_t max = c->o.max_run < 3 ? 3 : c->o.max_run;
 	size_t head = max / 2, tail = max - head - 1, i = 0;
@@ -405,8 +403,7 @@ static int print_all(struct dctx *c, FILE *out)
 
 	for (unsigned int t = 0; t < c->nr_threads; t++)
 		line += c->width[t] + 3;
-	for (size_t i = 0; i < c->nr_rows; i++)
-		{
+	for (size_t i = 0; i < c->nr_rows; i++) {
 		size_t len = strlen(row_text(&c->rows[i]));
 
 		cmax = len > cmax ? len : cmax;
@@ -451,8 +448,9 @@ int diagram_render(FILE *out, const struct diagram_event *ev, size_t nr,
 		   const char *const *names, unsigned int nr_threads,
 		   const struct diagram_opts *opts)
 {
-	struct dctx c = { .ev = ev, .nr = nr, .names = names,
-			  .nr_threads = nr_threads };
+	struct dctx c = {
+		.ev = ev, .nr = nr, .names = names, .nr_threads = nr_threads
+	};
 	int ret;
 
 	if (!out || (nr && !ev) || !nr_threads)

@@ -192,8 +192,8 @@ static int cpu_access_chunk(struct sim_cpu *cpu, unsigned long va, char *buf,
 		ret = hw_walk_fill(cpu, va, write, e);
 	/* With the oracle on it moves the bytes itself, under its shadow
 	 * lock (nested inside tlb_lock, see the lock order above). */
-	if (!ret && !check_hook_cpu_access(cpu->mm, va, e->pfn, buf, len,
-					   write, word)) {
+	if (!ret && !check_hook_cpu_access(cpu->mm, va, e->pfn, buf, len, write,
+					   word)) {
 		host = (char *)pfn_to_virt(e->pfn) + (va & ~PAGE_MASK);
 		if (word && write)
 			__atomic_store_n((u64 *)host, *(u64 *)buf,

@@ -35,8 +35,14 @@ static void expect(const char *want)
 	assert_string_equal(text, want);
 }
 
-#define E(step, t, k, s) { step, t, k, s, false }
-#define M(step, t, k, s) { step, t, k, s, true }
+#define E(step, t, k, s)             \
+	{                            \
+		step, t, k, s, false \
+	}
+#define M(step, t, k, s)            \
+	{                           \
+		step, t, k, s, true \
+	}
 
 static const char *const names2[] = { "T0 main", "T1 fault" };
 
@@ -106,7 +112,7 @@ static void fill_run(struct diagram_event *ev, size_t n, unsigned int t,
 		     unsigned long step0)
 {
 	static const char *const txt[] = { "a0", "a1", "a2", "a3", "a4",
-		"a5", "a6", "a7", "a8", "a9" };
+					   "a5", "a6", "a7", "a8", "a9" };
 
 	for (size_t i = 0; i < n; i++)
 		ev[i] = (struct diagram_event)E(step0 + i, t, TR_NOTE, txt[i]);
@@ -162,9 +168,10 @@ static void test_elide(void **state)
  */
 static void test_elide_keeps_key_rows(void **state)
 {
-	static const enum trace_kind key[] = { TR_INV_START, TR_INV_STARTED,
-		TR_INV_END, TR_CALLBACK, TR_PTE, TR_TLB_FLUSH, TR_FAULT,
-		TR_DEV_MAP, TR_DEV_ACCESS };
+	static const enum trace_kind key[] = {
+		TR_INV_START, TR_INV_STARTED, TR_INV_END, TR_CALLBACK,	TR_PTE,
+		TR_TLB_FLUSH, TR_FAULT,	      TR_DEV_MAP, TR_DEV_ACCESS
+	};
 	struct diagram_event ev[20];
 	struct diagram_opts o = { .max_run = 5 };
 
@@ -178,8 +185,10 @@ static void test_elide_keeps_key_rows(void **state)
 		assert_int_equal(render(ev, 20, names2, 2, &o), 0);
 		assert_non_null(strstr(text, "\n     11  key "));
 		assert_null(strstr(text, "lock &l"));
-		assert_non_null(strstr(text, "... 8 more steps of T0 main ..."));
-		assert_non_null(strstr(text, "... 7 more steps of T0 main ..."));
+		assert_non_null(
+			strstr(text, "... 8 more steps of T0 main ..."));
+		assert_non_null(
+			strstr(text, "... 7 more steps of T0 main ..."));
 	}
 	/* two pinned rows in a row, and relevant-only filtering with them */
 	fill_run(ev, 10, 0, 1);
