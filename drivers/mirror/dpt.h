@@ -19,10 +19,12 @@
 
 #include <mmirror/pgtable.h>
 
-/* A device page-table entry: the pfn in the low bits and two flags. */
+/* A device page-table entry: the pfn in the low bits and three flags.
+ * DPTE_ATOMIC: installed over a device-exclusive CPU entry (atomic.c). */
 #define DPTE_VALID (1UL << 63)
 #define DPTE_WRITE (1UL << 62)
-#define DPTE_PFN_MASK (~(DPTE_VALID | DPTE_WRITE))
+#define DPTE_ATOMIC (1UL << 61)
+#define DPTE_PFN_MASK (~(DPTE_VALID | DPTE_WRITE | DPTE_ATOMIC))
 
 struct dpt_node;
 

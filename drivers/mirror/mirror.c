@@ -96,7 +96,18 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 		return false;
 	/* Under the mutex: read_retry() of a racing fault sees it. */
 	mmu_interval_set_seq(mni, cur_seq);
-	dmirror_zap(dm, range->start, range->end);
+	/*
+	 * Our own make_device_exclusive() keeps our exclusive (atomic)
+	 * mappings, as nouveau does; everything else is dropped.
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == dm) {
+		dmirror_zap_nonatomic(dm, range->start, range->end);
+	} else {
+		dmirror_zap(dm, range->start, range->end);
+		/* EXCLUSIVE ones cannot hit pages a make holds locked. */
+		if (range->event != MMU_NOTIFY_EXCLUSIVE)
+			dm->excl_gen++;
+	}
 	atomic_long_inc(&dm->invalidations);
 	mutex_unlock(&dm->mutex);
 	return true;
@@ -436,6 +447,7 @@ void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *stats)
 	stats->faults = atomic_long_read(&dm->faults);
 	stats->retries = atomic_long_read(&dm->retries);
 	stats->invalidations = atomic_long_read(&dm->invalidations);
+	stats->atomics = atomic_long_read(&dm->atomics);
 	mutex_lock(&dm->mutex);
 	stats->entries = dm->pt.nr;
 	mutex_unlock(&dm->mutex);

@@ -35,6 +35,7 @@ struct dmirror_stats {
 	unsigned long retries; /* read_retry or -EBUSY: faulted again */
 	unsigned long invalidations; /* invalidate callbacks that overlapped */
 	unsigned long entries; /* valid device page-table entries now */
+	unsigned long atomics; /* atomic operations done (atomic.c) */
 };
 
 /*
@@ -69,6 +70,26 @@ int dmirror_fault(struct dmirror *dm, unsigned long start, unsigned long end,
 int dmirror_snapshot(struct dmirror *dm, unsigned long start, unsigned long end,
 		     unsigned char *states);
 void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *stats);
+
+/*
+ * dmirror_exclusive() - make [start, end) exclusive to the device
+ * (make_device_exclusive) and map it "atomic-capable" in its table: the
+ * kernel's HMM_DMIRROR_EXCLUSIVE.  Every CPU access to those pages then
+ * faults and takes the device's mapping away.
+ * Return: 0; -EINVAL (bad arguments); -EFAULT (no VMA, a read-only one,
+ * the mm exited); -EOPNOTSUPP (not order-0 anonymous memory); -EBUSY
+ * (invalidations kept racing); -ENOMEM.
+ */
+int dmirror_exclusive(struct dmirror *dm, unsigned long start,
+		      unsigned long end);
+/*
+ * dmirror_atomic_add() - the device atomically adds @val to the u64 at @va
+ * (8-byte aligned), through an atomic mapping only; the old value out
+ * through @old if non-NULL.
+ * Return: 0; -EBUSY (no atomic mapping: a CPU access or an invalidation
+ * took it; call dmirror_exclusive() again); -EINVAL.
+ */
+int dmirror_atomic_add(struct dmirror *dm, unsigned long va, u64 val, u64 *old);
 const char *dmirror_name(const struct dmirror *dm);
 
 #endif /* DRIVERS_MIRROR_H */

@@ -84,11 +84,21 @@ struct dmirror {
 
 	/* Statistics (struct dmirror_stats; entries is pt.nr). */
 	atomic_long_t reads, writes, faults, retries, invalidations;
+	atomic_long_t atomics;
+	/*
+	 * Invalidations other than MMU_NOTIFY_EXCLUSIVE ones, under mutex:
+	 * dmirror_exclusive() maps its pages only if none ran since before
+	 * make_device_exclusive() (atomic.c).
+	 */
+	unsigned long excl_gen;
 };
 
 /* mirror.c */
 int dmirror_fault_range(struct dmirror_engine *eng, unsigned long start,
 			unsigned long end, bool write);
+/* atomic.c */
+void dmirror_zap_nonatomic(struct dmirror *dm, unsigned long start,
+			   unsigned long end);
 /* engine.c */
 int dmirror_engines_start(struct dmirror *dm);
 void dmirror_engines_stop(struct dmirror *dm);

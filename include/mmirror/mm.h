@@ -230,6 +230,9 @@ int mm_map_page(struct mm_struct *mm, unsigned long addr, struct page *page,
  * follow_pte_pfn() - look @addr up in @mm's page tables without faulting.
  * Return: 0 and the pfn and entry value of the 4 KiB page at @addr (inside
  * a huge leaf: the pfn of that subpage); -ENOENT if nothing present maps it.
+ * A device-exclusive entry (exclusive.h) is reported as a present,
+ * writable mapping of its pfn: the page is still this va's, lent to a
+ * device (the oracle compares device accesses against this).
  */
 int follow_pte_pfn(struct mm_struct *mm, unsigned long addr, unsigned long *pfn,
 		   u64 *entry);

@@ -42,8 +42,11 @@
  * dev_private_owner is unused: device-private entries come in a later
  * issue.  Until then every non-present software entry is "not mapped":
  * faulted if requested, else 0.  For swap entries that is the kernel's
- * answer (handle_mm_fault swaps the page in); migration entries will
- * need a wait instead.
+ * answer (handle_mm_fault swaps the page in); for a migration entry the
+ * fault waits until the migration ends (migration_entry_wait) and the
+ * walk restarts: the kernel waits and returns -EBUSY (a restart) in
+ * hmm_vma_handle_pte (the MIGRATE invalidation has usually moved the
+ * notifier sequence too, so the caller then sees -EBUSY and retries).
  */
 #include <mmirror/hmm.h>
 #include <mmirror/mm.h>
@@ -376,8 +379,8 @@ int hmm_range_fault(struct hmm_range *range)
 	hw.req_mask = range->pfn_flags_mask & HMM_REQ_FLAGS;
 	hw.req_default = range->default_flags;
 	hw.may_fault = (hw.req_mask | hw.req_default) & HMM_PFN_REQ_FAULT;
-	trace_event(TR_FAULT, "hmm_range_fault %#lx-%#lx seq %lu",
-		    range->start, range->end, range->notifier_seq);
+	trace_event(TR_FAULT, "hmm_range_fault %#lx-%#lx seq %lu", range->start,
+		    range->end, range->notifier_seq);
 	do {
 		/* A hint only (the driver's read_retry under its lock is the
 		 * real check): pairs with mmu_interval_set_seq()'s

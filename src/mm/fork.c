@@ -59,9 +59,10 @@ static u64 copy_pinned_page(struct vm_area_struct *dst_vma, u64 old,
 
 /*
  * A software entry (source PTE lock held): the child gets the same entry;
- * the dispatch on its type.  Migration and device entries plug in here.
+ * the dispatch on its type.  Device entries plug in here.
  */
-static u64 copy_nonpresent(struct vm_area_struct *dst_vma, u64 old)
+static u64 copy_nonpresent(struct vm_area_struct *dst_vma, u64 *src, u64 old,
+			   long *rss)
 {
 	swp_entry_t entry = { old };
 
@@ -72,6 +73,25 @@ static u64 copy_nonpresent(struct vm_area_struct *dst_vma, u64 old)
 			return 0;
 		add_mm_counter(dst_vma->vm_mm, MM_SWAPENTS, 1);
 		return old;
+	case SWP_MIGRATION_READ:
+	case SWP_MIGRATION_WRITE:
+		/*
+		 * The page will be shared by both mms: neither may get it
+		 * back writable, so parent and child both wait for a READ
+		 * entry (the parent's needs no flush: it is not present).
+		 */
+		if (is_writable_migration_entry(entry)) {
+			entry = swp_entry(SWP_MIGRATION_READ,
+					  swp_offset(entry));
+			pt_word_store(src, entry.val);
+		}
+		/* No reference: the migrator holds the page; the RSS
+		 * counts it, as for the parent. */
+		*rss += 1;
+		return entry.val;
+	case SWP_DEVICE_EXCLUSIVE:
+		/* Restored (read-only) and shared like a present page. */
+		return copy_device_exclusive(dst_vma, src, old, rss);
 	default:
 		WARN_ON_ONCE(1);
 		return 0;
@@ -86,7 +106,7 @@ static u64 copy_leaf(struct vm_area_struct *dst_vma, unsigned long addr,
 	struct page *page;
 
 	if (!(old & (_PAGE_PRESENT | _PAGE_PROTNONE)))
-		return copy_nonpresent(dst_vma, old);
+		return copy_nonpresent(dst_vma, src, old, rss);
 	page = vm_normal_page_val(old);
 	if (!page)
 		return old; /* the zero page: shared, never written */

@@ -400,4 +400,52 @@ void free_frozen_page(struct page *page);
  */
 bool try_to_unmap(struct page *page);
 
+/* ==== migration (migrate.c, and the rmap helpers it shares) ============= */
+
+/* A mapping of an anon page found through the reverse map (rmap.c). */
+struct rmap_target {
+	struct mm_struct *mm; /* mmgrab()'ed by rmap_collect() */
+	unsigned long addr;
+};
+/* The address of anon @page in @vma, or 0 if @vma cannot map it. */
+unsigned long rmap_vma_address(struct page *page, struct vm_area_struct *vma);
+/*
+ * Collect up to @max targets of @page's anon_vma @av, skipping the first
+ * @skip; returns how many.  Takes the anon_vma lock; the caller mmdrop()s
+ * each target's mm.
+ */
+int rmap_collect(struct page *page, struct anon_vma *av, int skip,
+		 struct rmap_target *t, int max);
+/* The PMD covering @addr if the tables down to it exist (mmap_lock held). */
+pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long addr);
+
+/* Sleep until @page is unlocked (swap.c; the page-lock wait queue). */
+void wait_on_page_locked(struct page *page);
+
+/*
+ * A fault on the migration entry @orig at @addr (mmap_lock held for read):
+ * wait for the migration to end, return 0 so the access retries.
+ */
+vm_fault_t migration_entry_wait(struct vm_area_struct *vma, pmd_t *pmd,
+				unsigned long addr, pte_t orig);
+
+/*
+ * Tests only: called by the migrator with every migration entry of @page
+ * installed, the page locked and the target mms' mmap_locks held for
+ * read, before the reference count is checked.  Written before the
+ * migration starts and read with READ_ONCE.
+ */
+extern void (*migrate_test_pause)(struct page *page);
+
+/* ==== device-exclusive entries (exclusive.c) ============================= */
+
+/* A CPU fault on the exclusive entry @orig: restore the PTE; returns 0. */
+vm_fault_t remove_device_exclusive_entry(struct vm_area_struct *vma, pmd_t *pmd,
+					 unsigned long addr, pte_t orig);
+/* Fork: restore the parent's entry @src (read-only, shared); the child's. */
+u64 copy_device_exclusive(struct vm_area_struct *dst_vma, u64 *src, u64 old,
+			  long *rss);
+/* follow_pte_pfn() of an exclusive entry: its pfn, reported present. */
+bool device_exclusive_follow(u64 entry, unsigned long *pfn, u64 *out);
+
 #endif /* MMIRROR_MM_INTERNAL_H */

@@ -331,6 +331,13 @@ static vm_fault_t do_nonpresent_fault(struct vm_fault *vmf)
 			return VM_FAULT_SIGBUS;
 		return do_swap_page(vmf->vma, vmf->pmd, vmf->address,
 				    vmf->flags, vmf->orig_pte);
+	case SWP_MIGRATION_READ:
+	case SWP_MIGRATION_WRITE:
+		return migration_entry_wait(vmf->vma, vmf->pmd, vmf->address,
+					    vmf->orig_pte);
+	case SWP_DEVICE_EXCLUSIVE:
+		return remove_device_exclusive_entry(
+			vmf->vma, vmf->pmd, vmf->address, vmf->orig_pte);
 	default:
 		WARN_ON_ONCE(1);
 		return VM_FAULT_SIGBUS;
@@ -481,6 +488,25 @@ static void zap_nonpresent_pte(pte_t old, long *rss)
 		free_swap_and_cache(entry);
 		rss[MM_SWAPENTS]--;
 		break;
+	case SWP_MIGRATION_READ:
+	case SWP_MIGRATION_WRITE:
+		/* The migrator holds the page and dropped the mapping's
+		 * reference and mapcount; only the RSS it kept is ours. */
+		rss[rss_member(pfn_swap_entry_to_page(entry))]--;
+		break;
+	case SWP_DEVICE_EXCLUSIVE: {
+		/*
+		 * The entry holds the mapping's mapcount and reference, as
+		 * the present PTE it replaced did.  No TLB holds it, so the
+		 * reference goes now, not through the gather (exclusive.c).
+		 */
+		struct page *page = pfn_swap_entry_to_page(entry);
+
+		zap_page_mapping(page, false);
+		rss[rss_member(page)]--;
+		put_page(page);
+		break;
+	}
 	default:
 		WARN_ON_ONCE(1);
 		break;
@@ -683,6 +709,10 @@ int follow_pte_pfn(struct mm_struct *mm, unsigned long addr, unsigned long *pfn,
 	if (!mm || !pfn || !entry || addr >= mm->task_size)
 		return -EINVAL;
 	pt_walk_snapshot(mm, addr, &s);
+	/* The frame of a device-exclusive entry is still this va's. */
+	if (s.shift == PAGE_SHIFT &&
+	    device_exclusive_follow(s.entry, pfn, entry))
+		return 0;
 	/* PROT_NONE leaves are present to software: report them too. */
 	if (!(s.entry & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
 	    !(s.shift == PAGE_SHIFT || (s.entry & _PAGE_PSE)))

@@ -145,6 +145,40 @@ static bool is_downgrade(u64 old, u64 new)
 	       ((old & _PAGE_PRESENT) && !(new &_PAGE_PRESENT));
 }
 
+/*
+ * A software entry under the new protection of @vma (PTE lock held): the
+ * dispatch on its type.  Swap entries carry no permission; a writable
+ * migration entry must not give write back to a VMA that lost it.
+ */
+static long change_nonpresent(struct vm_area_struct *vma, u64 *entryp, u64 old)
+{
+	swp_entry_t entry = { old };
+
+	if (!old)
+		return 0;
+	switch (swp_type(entry)) {
+	case SWP_SWAPFILE:
+	case SWP_MIGRATION_READ:
+		return 0;
+	case SWP_MIGRATION_WRITE:
+		if (vma->vm_flags & VM_WRITE)
+			return 0;
+		/* Not present: no TLB holds it, no flush. */
+		entry = swp_entry(SWP_MIGRATION_READ, swp_offset(entry));
+		pt_word_store(entryp, entry.val);
+		return 1;
+	case SWP_DEVICE_EXCLUSIVE:
+		/*
+		 * Kept as it is (Linux since 6.14): it carries no permission;
+		 * the restore takes write from the VMA, and the PROTECTION_VMA
+		 * invalidation already took the device's mapping away.
+		 */
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* Rewrite one leaf atomically (the hardware may be setting A/D). */
 static long change_leaf(struct mmu_gather *tlb, struct vm_area_struct *vma,
 			u64 *entryp, unsigned long addr, unsigned long size)
@@ -153,7 +187,7 @@ static long change_leaf(struct mmu_gather *tlb, struct vm_area_struct *vma,
 
 	do {
 		if (!(old & (_PAGE_PRESENT | _PAGE_PROTNONE)))
-			return 0; /* none or a swap-type entry */
+			return change_nonpresent(vma, entryp, old);
 		new = new_leaf(vma, old);
 		if (new == old)
 			return 0;

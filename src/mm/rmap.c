@@ -217,13 +217,8 @@ bool page_idle_test_young(struct page *page)
  */
 #define UNMAP_BATCH 16
 
-struct unmap_target {
-	struct mm_struct *mm;
-	unsigned long addr;
-};
-
 /* The address of anon @page in @vma, or 0 if @vma cannot map it. */
-static unsigned long vma_address(struct page *page, struct vm_area_struct *vma)
+unsigned long rmap_vma_address(struct page *page, struct vm_area_struct *vma)
 {
 	unsigned long addr =
 		vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
@@ -233,16 +228,17 @@ static unsigned long vma_address(struct page *page, struct vm_area_struct *vma)
 	return addr;
 }
 
-/* Collect targets [skip, skip + UNMAP_BATCH) of @page's anon_vma. */
-static int unmap_collect(struct page *page, struct anon_vma *av, int skip,
-			 struct unmap_target *t)
+/* Collect targets [skip, skip + @max) of @page's anon_vma (migrate.c
+ * too); the caller mmdrop()s each target's mm. */
+int rmap_collect(struct page *page, struct anon_vma *av, int skip,
+		 struct rmap_target *t, int max)
 {
 	struct vm_area_struct *vma;
 	int n = 0, seen = 0;
 
 	spin_lock(&av->lock);
 	list_for_each_entry(vma, &av->vmas, anon_vma_node) {
-		unsigned long addr = vma_address(page, vma);
+		unsigned long addr = rmap_vma_address(page, vma);
 
 		if (!addr || seen++ < skip)
 			continue;
@@ -250,7 +246,7 @@ static int unmap_collect(struct page *page, struct anon_vma *av, int skip,
 		mmgrab(vma->vm_mm);
 		t[n].mm = vma->vm_mm;
 		t[n].addr = addr;
-		if (++n == UNMAP_BATCH)
+		if (++n == max)
 			break;
 	}
 	spin_unlock(&av->lock);
@@ -258,7 +254,7 @@ static int unmap_collect(struct page *page, struct anon_vma *av, int skip,
 }
 
 /* The PMD covering @addr if the tables down to it exist (mmap_lock). */
-static pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long addr)
+pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long addr)
 {
 	pgd_t *pgd = pgd_offset(mm, addr);
 	p4d_t *p4d;
@@ -332,7 +328,7 @@ out:
 }
 
 /* One target: false if a mapping may be left there. */
-static bool unmap_target(struct page *page, struct unmap_target *t)
+static bool unmap_target(struct page *page, struct rmap_target *t)
 {
 	struct vm_area_struct *vma;
 	bool ok = true;
@@ -350,7 +346,7 @@ static bool unmap_target(struct page *page, struct unmap_target *t)
 		return false;
 	vma = vma_lookup(t->mm, t->addr);
 	/* The VMA may have changed since the collect: check it again. */
-	if (vma && !vma->vm_shared && vma_address(page, vma) == t->addr &&
+	if (vma && !vma->vm_shared && rmap_vma_address(page, vma) == t->addr &&
 	    (pmd = mm_find_pmd(t->mm, t->addr)))
 		ok = unmap_one_pte(page, vma, pmd, t->addr);
 	mmap_read_unlock(t->mm);
@@ -360,13 +356,13 @@ static bool unmap_target(struct page *page, struct unmap_target *t)
 bool try_to_unmap(struct page *page)
 {
 	struct anon_vma *av = READ_ONCE(page->mapping);
-	struct unmap_target t[UNMAP_BATCH];
+	struct rmap_target t[UNMAP_BATCH];
 	int n, skip = 0;
 
 	if (!PageAnon(page) || !av)
 		return !page_mapped(page);
 	do {
-		n = unmap_collect(page, av, skip, t);
+		n = rmap_collect(page, av, skip, t, UNMAP_BATCH);
 		for (int i = 0; i < n; i++) {
 			if (page_mapped(page))
 				unmap_target(page, &t[i]);

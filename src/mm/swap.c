@@ -88,6 +88,15 @@ void unlock_page(struct page *page)
 	wake_up_all(&page_lock_wq);
 }
 
+void wait_on_page_locked(struct page *page)
+{
+	might_sleep();
+	/* Pairs with the release in unlock_page(): what the holder did
+	 * before unlocking is seen once the bit reads clear. */
+	wait_event(page_lock_wq,
+		   !(smp_load_acquire(&page->flags) & BIT(PG_locked)));
+}
+
 /* ==== the area ============================================================ */
 
 int swap_area_init(unsigned long nr_slots)

@@ -16,7 +16,15 @@
 
 static struct mm_leak_check leak;
 
-/* A recording subscriber. */
+/*
+ * A recording subscriber.  Its callbacks run in whichever thread reclaims
+ * (the test's direct reclaim and kswapd at once), so every field is
+ * updated with relaxed atomics; the test reads them once those threads
+ * are done (kswapd_stop() joins), which orders the updates before.
+ */
+#define R_INC(f) __atomic_add_fetch(&R.f, 1, __ATOMIC_RELAXED)
+#define R_SET(f, v) __atomic_store_n(&R.f, (v), __ATOMIC_RELAXED)
+#define R_GET(f) __atomic_load_n(&R.f, __ATOMIC_RELAXED)
 static struct {
 	struct mmu_notifier mn;
 	struct mm_struct *mm;
@@ -30,10 +38,12 @@ static struct {
 static int rec_cfy(struct mmu_notifier *mn, struct mm_struct *mm,
 		   unsigned long start, unsigned long end)
 {
-	R.cfy_calls++;
-	R.cfy_start = start;
-	R.cfy_end = end;
-	return R.young_addr >= start && R.young_addr < end;
+	unsigned long young = __atomic_load_n(&R.young_addr, __ATOMIC_RELAXED);
+
+	R_INC(cfy_calls);
+	R_SET(cfy_start, start);
+	R_SET(cfy_end, end);
+	return young >= start && young < end;
 }
 
 static bool mapped(unsigned long va)
@@ -44,12 +54,12 @@ static bool mapped(unsigned long va)
 static int rec_start(struct mmu_notifier *mn,
 		     const struct mmu_notifier_range *range)
 {
-	R.starts++;
+	R_INC(starts);
 	if (range->event == MMU_NOTIFY_CLEAR) {
-		R.clear_events++;
+		R_INC(clear_events);
 		if (range->end - range->start != PAGE_SIZE ||
 		    !mapped(range->start))
-			R.bad_bracket = true;
+			R_SET(bad_bracket, true);
 	}
 	return 0;
 }
@@ -57,9 +67,9 @@ static int rec_start(struct mmu_notifier *mn,
 static void rec_end(struct mmu_notifier *mn,
 		    const struct mmu_notifier_range *range)
 {
-	R.ends++;
+	R_INC(ends);
 	if (range->event == MMU_NOTIFY_CLEAR && mapped(range->start))
-		R.bad_bracket = true;
+		R_SET(bad_bracket, true);
 }
 
 static const struct mmu_notifier_ops rec_ops = {
@@ -129,8 +139,8 @@ static void test_aging(void **state)
 	assert_true(test_pfn_at(R.mm, a, &e) && (e & _PAGE_ACCESSED));
 	assert_int_equal(lru_age_pages(~0UL, &young), 4);
 	assert_int_equal(young, 4);
-	assert_int_equal(R.cfy_calls, 4);
-	assert_int_equal(R.cfy_end - R.cfy_start, PAGE_SIZE);
+	assert_int_equal(R_GET(cfy_calls), 4);
+	assert_int_equal(R_GET(cfy_end) - R_GET(cfy_start), PAGE_SIZE);
 	for (int i = 0; i < 4; i++) {
 		assert_true(test_pfn_at(R.mm, a + i * PAGE_SIZE, &e));
 		assert_false(e & _PAGE_ACCESSED);
@@ -138,7 +148,7 @@ static void test_aging(void **state)
 	/* Nothing touched since: cold.  Unless the device says young. */
 	assert_int_equal(lru_age_pages(~0UL, &young), 4);
 	assert_int_equal(young, 0);
-	R.young_addr = a + 2 * PAGE_SIZE;
+	R_SET(young_addr, a + 2 * PAGE_SIZE);
 	assert_int_equal(lru_age_pages(~0UL, &young), 4);
 	assert_int_equal(young, 1);
 	cpu_destroy(cpu);
@@ -152,10 +162,10 @@ static void test_young_page_survives(void **state)
 
 	touch(cpu, a, 4);
 	pfn = test_pfn_at(R.mm, a + PAGE_SIZE, NULL);
-	R.young_addr = a + PAGE_SIZE; /* the device keeps using it */
+	R_SET(young_addr, a + PAGE_SIZE); /* the device keeps using it */
 	assert_int_equal(vm_reclaim(~0UL), 3);
 	assert_int_equal(test_pfn_at(R.mm, a + PAGE_SIZE, NULL), pfn);
-	R.young_addr = 0;
+	R_SET(young_addr, 0);
 	assert_int_equal(vm_reclaim(~0UL), 1);
 	check(cpu, a, 4);
 	cpu_destroy(cpu);
@@ -167,11 +177,13 @@ static void test_reclaim_brackets(void **state)
 	long a = test_map(R.mm, 4 * PAGE_SIZE, RW, MAP_PRIVATE);
 
 	touch(cpu, a, 4);
-	R.starts = R.ends = R.clear_events = 0;
+	R_SET(starts, 0);
+	R_SET(ends, 0);
+	R_SET(clear_events, 0);
 	assert_int_equal(vm_reclaim(~0UL), 4);
-	assert_int_equal(R.clear_events, 4);
-	assert_int_equal(R.starts, R.ends);
-	assert_false(R.bad_bracket);
+	assert_int_equal(R_GET(clear_events), 4);
+	assert_int_equal(R_GET(starts), R_GET(ends));
+	assert_false(R_GET(bad_bracket));
 	check(cpu, a, 4);
 	cpu_destroy(cpu);
 }

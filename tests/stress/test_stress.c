@@ -38,7 +38,9 @@
  * faults reclaim directly and kswapd runs, and a "reclaim" mutation that
  * ages the LRU and swaps out cold pages of every process.  Swapped-out words
  * must come back exactly (the same read rule; the oracle's lost-write
- * shadow follows them through the swap slots).
+ * shadow follows them through the swap slots).  A "migrate" mutation
+ * moves a range of a process's pages to new frames under the CPUs and
+ * devices (the same read rule: nothing lost, no stale translation).
  *
  * At the end: zero oracle violations, every frame, pin, kmalloc object,
  * mm and swap slot back, no WARN.
@@ -47,6 +49,7 @@
 #include "mm_test_util.h"
 #include <time.h>
 #include <mmirror/kthread.h>
+#include <mmirror/migrate.h>
 #include <mmirror/swap.h>
 #include <mmirror/wait.h>
 #include <kvm/kvm.h>
@@ -86,11 +89,12 @@ enum mut {
 	M_FORK,
 	M_THP,
 	M_RECLAIM,
+	M_MIGRATE,
 	NR_MUTS
 };
 static const char *const mut_name[NR_MUTS] = {
-	"remap",  "mprotect", "unprotect", "dontneed",
-	"mremap", "fork",     "thp",	   "reclaim",
+	"remap", "mprotect", "unprotect", "dontneed", "mremap",
+	"fork",	 "thp",	     "reclaim",	  "migrate",
 };
 
 /* Totals for the summary, summed by each thread as it ends. */
@@ -502,6 +506,13 @@ static void mutate(struct proc *p, uint64_t *rng)
 		lru_age_pages(4 * MAX_MUT, NULL);
 		vm_reclaim(n);
 		break;
+	case M_MIGRATE:
+		/* Move the pages under the CPUs and devices; pinned ones
+		 * (-EAGAIN), THPs and swap-cache pages (-EBUSY) stay. */
+		ret = vm_migrate_range(p->mm, va, va + len);
+		CHECK(ret == 0 || ret == -EAGAIN || ret == -EBUSY ||
+		      ret == -ENOMEM);
+		break;
 	case M_DONTNEED:
 		CHECK(vm_madvise(p->mm, va, len, MADV_DONTNEED) == 0);
 		break;
@@ -580,6 +591,7 @@ static void print_summary(double secs)
 
 static void print_swap_summary(void)
 {
+	struct vm_migrate_stat ms;
 	struct vm_reclaim_stat st;
 
 	vm_reclaim_stat(&st);
@@ -587,6 +599,10 @@ static void print_swap_summary(void)
 		      "%lu pinned skipped\n",
 		      st.pswpout, st.pswpin, st.reclaimed, st.aged,
 		      st.skipped_pinned);
+	vm_migrate_stat(&ms);
+	print_message("stress migrate: %lu moved, %lu failed (%lu pinned), "
+		      "%lu faults waited\n",
+		      ms.succeeded, ms.failed, ms.refused_pinned, ms.waits);
 }
 
 static void test_stress(void **state)
