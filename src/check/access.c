@@ -64,9 +64,9 @@ static enum pte_state cpu_pte(struct mm_struct *mm, unsigned long va,
 	return !ret && (*entry & _PAGE_PRESENT) ? PTE_PRESENT : PTE_NONE;
 }
 
-#define VERDICT(v, r, ...)                                          \
-	do {                                                        \
-		(v)->rule = (r);                                    \
+#define VERDICT(v, r, ...)                                           \
+	do {                                                         \
+		(v)->rule = (r);                                     \
 		snprintf((v)->what, sizeof((v)->what), __VA_ARGS__); \
 	} while (0)
 
@@ -153,8 +153,8 @@ static bool dev_args_ok(const struct check_dev *dev, const struct mm_struct *mm,
 			unsigned long va, unsigned long pfn, const void *buf,
 			size_t len)
 {
-	return dev && mm && buf && pfn_valid(pfn) && len &&
-	       len <= PAGE_SIZE && (va & ~PAGE_MASK) + len <= PAGE_SIZE;
+	return dev && mm && buf && pfn_valid(pfn) && len && len <= PAGE_SIZE &&
+	       (va & ~PAGE_MASK) + len <= PAGE_SIZE;
 }
 
 static int check_dev_access(struct check_dev *dev, struct mm_struct *mm,
@@ -185,8 +185,8 @@ static int check_dev_access(struct check_dev *dev, struct mm_struct *mm,
 	if (v.rule)
 		check_report(v.rule, mm, va, pfn, dev->name, "%s", v.what);
 	else if (lost_found)
-		check_report(CHECK_LOST_WRITE, mm,
-			     (va & PAGE_MASK) + lost.off, pfn, dev->name,
+		check_report(CHECK_LOST_WRITE, mm, (va & PAGE_MASK) + lost.off,
+			     pfn, dev->name,
 			     "device read found %#llx where the last checked "
 			     "write left %#llx (frame offset %#lx)",
 			     (unsigned long long)lost.found,

@@ -70,4 +70,3 @@ void check_dev_fini(struct check_dev *dev)
 	check_xlate_forget_dev(dev);
 	check_pins_dev_fini(dev);
 }
-

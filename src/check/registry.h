@@ -48,7 +48,6 @@ struct check_mm {
 	struct check_event log[CHECK_LOG_LEN];
 };
 
-
 /* Append @ev to @cm's log (sets its sequence number and thread). */
 void check_log(struct check_mm *cm, struct check_event *ev);
 

@@ -746,8 +746,8 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 	if (WARN_ON(!subscriptions))
 		return 0;
 
-	trace_event(TR_INV_START, "inv_start %#lx-%#lx ev %d",
-		    range->start, range->end, range->event);
+	trace_event(TR_INV_START, "inv_start %#lx-%#lx ev %d", range->start,
+		    range->end, range->event);
 	check_hook_inv_begin(range);
 	/* Callbacks of a non-blockable range may not sleep (oracle). */
 	if (!mmu_notifier_range_blockable(range))
@@ -758,8 +758,8 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 	/* Every callback has returned: what is still registered in the
 	 * range is stale from here on (oracle, before any PTE changes). */
 	check_hook_inv_started(range, ret);
-	trace_event(TR_INV_STARTED, "inv_start %#lx-%#lx done%s",
-		    range->start, range->end, ret ? " (-EAGAIN)" : "");
+	trace_event(TR_INV_STARTED, "inv_start %#lx-%#lx done%s", range->start,
+		    range->end, ret ? " (-EAGAIN)" : "");
 	return ret;
 }
 
@@ -787,8 +787,7 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 
 	/* Before anything: an end the oracle never saw start is reported
 	 * there with the range pointer as the key. */
-	trace_event(TR_INV_END, "inv_end %#lx-%#lx", range->start,
-		    range->end);
+	trace_event(TR_INV_END, "inv_end %#lx-%#lx", range->start, range->end);
 	check_hook_inv_end(range);
 	active =
 		atomic_long_dec_return(&mn_state(subscriptions)->active_ranges);

@@ -117,8 +117,8 @@ static inline int tdev_fault(struct tdev *d, unsigned long start,
 	};
 	int ret;
 
-	CHECK(end - start <= sizeof(hmm_pfns) / sizeof(hmm_pfns[0]) *
-				     PAGE_SIZE);
+	CHECK(end - start <=
+	      sizeof(hmm_pfns) / sizeof(hmm_pfns[0]) * PAGE_SIZE);
 	for (;;) {
 		range.notifier_seq = mmu_interval_read_begin(&d->notifier);
 		mmap_read_lock(d->mm);
@@ -174,8 +174,7 @@ static inline unsigned long tdev_pfn(struct tdev *d, unsigned long va)
 }
 
 /* Exactly one violation, of @rule, recorded first; returns it. */
-static inline const struct check_violation *
-expect_one(enum check_rule rule)
+static inline const struct check_violation *expect_one(enum check_rule rule)
 {
 	if (check_nr_violations(0) != 1 || check_nr_violations(rule) != 1)
 		oracle_dump();
