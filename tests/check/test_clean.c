@@ -47,8 +47,8 @@ static int device_thread(void *arg)
 
 	check_set_thread_name("device");
 	/* Until both sides did enough: no timing involved. */
-	for (long n = 0; n < TEST_SCALE(20000) ||
-			 READ_ONCE(w.mutations) < TEST_SCALE(400);
+	for (long n = 0;
+	     n < TEST_SCALE(20000) || READ_ONCE(w.mutations) < TEST_SCALE(400);
 	     n++) {
 		unsigned long i = test_rand(&rng) % NPAGES;
 		unsigned long va = w.a + i * PAGE_SIZE;

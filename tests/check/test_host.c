@@ -45,8 +45,7 @@ static struct page *pin_one(struct henv *e)
 {
 	struct page *page;
 
-	assert_int_equal(pin_user_pages_fast(e->mm, e->a, 1, FOLL_WRITE,
-					     &page),
+	assert_int_equal(pin_user_pages_fast(e->mm, e->a, 1, FOLL_WRITE, &page),
 			 1);
 	return page;
 }

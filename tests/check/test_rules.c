@@ -173,9 +173,9 @@ static void test_unregistered(void **state)
 	assert_int_equal(r, 1);
 	expect_at(expect_one(CHECK_PROTOCOL), &e, va, pfn, "unreg");
 	/* Argument checks: nothing accessed, nothing reported. */
-	assert_int_equal(check_dev_read(&e.d.cdev, e.mm, va + PAGE_SIZE - 4,
-					pfn, &r, 8),
-			 -EINVAL);
+	assert_int_equal(
+		check_dev_read(&e.d.cdev, e.mm, va + PAGE_SIZE - 4, pfn, &r, 8),
+		-EINVAL);
 	assert_int_equal(check_dev_read(&e.d.cdev, e.mm, va, max_pfn, &r, 8),
 			 -EINVAL);
 	assert_int_equal(check_dev_write(NULL, e.mm, va, pfn, &r, 8), -EINVAL);

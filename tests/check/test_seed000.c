@@ -161,8 +161,8 @@ static void test_seed000_after_invalidation(void **state)
 	assert_int_equal(tdev_pfn(&r.d, r.va), pfn);
 	check_stale_report(&r, pfn);
 	assert_non_null(strstr(check_violation(0)->what, "no longer maps"));
-	assert_non_null(strstr(check_violation(0)->events,
-			       "invalidate_range_end"));
+	assert_non_null(
+		strstr(check_violation(0)->events, "invalidate_range_end"));
 	race_down(&r);
 }
 

@@ -23,48 +23,47 @@ static struct scenario *parse(const char *text, char **errs)
 	return scn;
 }
 
-static const char good[] =
-	"# every statement once\n"
-	"process P\n"
-	"map P buf 2M rw private thp\n"
-	"map P sh 64K r shared populate\n"
-	"cpu P c0\n"
-	"cpu P c1\r\n"
-	"mirror gpu P engines 2\n"
-	"odp nic P buf[0:1M] write\n"
-	"kvm vm P buf[1M:] gpa 0x100000 readonly\n"
-	"pin dma P sh cache\n"
-	"store c0 buf+0x10 0x1234\n"
-	"load c0 buf+0x10 expect 0x1234\n"
-	"read gpu buf[0:8K] expect 0|0x1234\n"
-	"write gpu buf+8 7 expect ok|-EPERM\n"
-	"fault nic buf[0:4K] write\n"
-	"snapshot gpu buf[0:16K] expect rw/4k r none*2\n"
-	"parallel\n"
-	"\tthread storm\n"
-	"\t\trepeat 3\n"
-	"\t\t\tmunmap P buf[0:64K]\n"
-	"\t\t\tmap P buf[0:64K]\n"
-	"\t\tend\n"
-	"\tend\n"
-	"\tthread dev loop\n"
-	"\t\tread gpu buf+0 expect any\n"
-	"\t\tload c1 buf+0 expect any # a comment\n"
-	"\tend\n"
-	"end\n"
-	"for 10ms\n"
-	"  age P\n"
-	"end\n"
-	"mprotect P buf r\n"
-	"madvise P buf dontneed\n"
-	"mremap P buf 4M\n"
-	"fork P Q\n"
-	"expect gpu.faults >= 1\n"
-	"expect P.referenced == 0\n"
-	"print \"hello # not a comment\"\n"
-	"destroy dma\n"
-	"exit Q\n"
-	"expect violations none\n";
+static const char good[] = "# every statement once\n"
+			   "process P\n"
+			   "map P buf 2M rw private thp\n"
+			   "map P sh 64K r shared populate\n"
+			   "cpu P c0\n"
+			   "cpu P c1\r\n"
+			   "mirror gpu P engines 2\n"
+			   "odp nic P buf[0:1M] write\n"
+			   "kvm vm P buf[1M:] gpa 0x100000 readonly\n"
+			   "pin dma P sh cache\n"
+			   "store c0 buf+0x10 0x1234\n"
+			   "load c0 buf+0x10 expect 0x1234\n"
+			   "read gpu buf[0:8K] expect 0|0x1234\n"
+			   "write gpu buf+8 7 expect ok|-EPERM\n"
+			   "fault nic buf[0:4K] write\n"
+			   "snapshot gpu buf[0:16K] expect rw/4k r none*2\n"
+			   "parallel\n"
+			   "\tthread storm\n"
+			   "\t\trepeat 3\n"
+			   "\t\t\tmunmap P buf[0:64K]\n"
+			   "\t\t\tmap P buf[0:64K]\n"
+			   "\t\tend\n"
+			   "\tend\n"
+			   "\tthread dev loop\n"
+			   "\t\tread gpu buf+0 expect any\n"
+			   "\t\tload c1 buf+0 expect any # a comment\n"
+			   "\tend\n"
+			   "end\n"
+			   "for 10ms\n"
+			   "  age P\n"
+			   "end\n"
+			   "mprotect P buf r\n"
+			   "madvise P buf dontneed\n"
+			   "mremap P buf 4M\n"
+			   "fork P Q\n"
+			   "expect gpu.faults >= 1\n"
+			   "expect P.referenced == 0\n"
+			   "print \"hello # not a comment\"\n"
+			   "destroy dma\n"
+			   "exit Q\n"
+			   "expect violations none\n";
 
 static void test_good(void **state)
 {
@@ -80,8 +79,8 @@ static void test_good(void **state)
 	assert_int_equal(scn->objs[1]->kind, SCN_MAPPING);
 	assert_int_equal(scn->objs[1]->size, 2 << 20);
 	assert_true(scn->objs[1]->thp);
-	assert_int_equal(scn->objs[2]->flags, MAP_SHARED | MAP_ANONYMOUS |
-				     MAP_POPULATE);
+	assert_int_equal(scn->objs[2]->flags,
+			 MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE);
 	assert_int_equal(scn->objs[2]->prot, PROT_READ);
 	assert_int_equal(scn->objs[5]->engines, 2);
 	assert_int_equal(scn->objs[7]->gpa, 0x100000);
@@ -126,16 +125,17 @@ static const struct bad bad[] = {
 	  "t.mms:2:1: error: 'repeat 3' block has no matching 'end'" },
 	{ "  end", "t.mms:1:3: error: 'end' without a block to close" },
 	{ PMC "load P b", "t.mms:4:6: error: 'P' is a process (line 1), "
-	  "not a cpu" },
+			  "not a cpu" },
 	{ PMC "load c b+0x1g", "t.mms:4:13: error: expected a digit, not 'g'" },
 	{ "print \"abc", "t.mms:1:7: error: unterminated string" },
 	{ "process P\nprocess  P",
 	  "t.mms:2:10: error: 'P' is already a process (line 1)" },
 	{ PMC "parallel\n  thread a\n    load c b\n  end\n  thread x\n"
-	  "    load c b\n  end\nend",
+	      "    load c b\n  end\nend",
 	  "t.mms:9:10: error: cpu 'c' is already used by thread 'a' of this "
 	  "parallel block (a CPU runs one thread at a time)" },
-	{ "process\x01P", "t.mms:1:8: error: unexpected character (byte 0x01)" },
+	{ "process\x01P",
+	  "t.mms:1:8: error: unexpected character (byte 0x01)" },
 	{ PMC "exit P\nload c b",
 	  "t.mms:5:6: error: cpu 'c' is gone: its process exited at line 4" },
 	{ PMC "exit P\nmunmap P b",
@@ -144,9 +144,9 @@ static const struct bad bad[] = {
 	  "t.mms:4:1: error: a parallel block needs a thread that is not "
 	  "'loop' (loop threads run until the others finish)" },
 	{ "thread a\nend", "t.mms:1:1: error: 'thread' may only be used "
-	  "inside 'parallel'" },
+			   "inside 'parallel'" },
 	{ PMC "parallel\n age P\nend", "t.mms:5:2: error: a parallel block "
-	  "holds only 'thread' blocks" },
+				       "holds only 'thread' blocks" },
 	{ PMC "mirror d P\nsnapshot d b expect rw*0",
 	  "t.mms:5:21: error: a repeat count is 1..2^36" },
 	{ PMC "mirror d P\nsnapshot d b expect rw/2m",
@@ -168,32 +168,33 @@ static const struct bad bad[] = {
 	{ PMC "load c b[8:4]",
 	  "t.mms:4:9: error: empty range: END must be above START" },
 	{ PMC "load c b extra", "t.mms:4:10: error: unexpected 'extra' (an "
-	  "expectation starts with 'expect')" },
+				"expectation starts with 'expect')" },
 	{ PMC "mirror d P\nfault", "t.mms:5:6: error: missing words: "
-	  "read|write|fault DEVICE RANGE [VALUE]" },
-	{ PMC "pin x P b\nfault x b", "t.mms:5:7: error: fault works on "
+				   "read|write|fault DEVICE RANGE [VALUE]" },
+	{ PMC "pin x P b\nfault x b",
+	  "t.mms:5:7: error: fault works on "
 	  "mirror and odp devices, not on a pin device" },
 	{ "process P\nmap P b 4097", "t.mms:2:9: error: a mapping size is a "
-	  "non-zero multiple of 4K below 128T" },
+				     "non-zero multiple of 4K below 128T" },
 	{ "process P\nmap P b 99999999999999999999999",
 	  "t.mms:2:9: error: number too large" },
 	{ "process 9P", "t.mms:1:9: error: '9P' is not a name (a letter, "
-	  "then letters, digits, '_' or '-')" },
+			"then letters, digits, '_' or '-')" },
 	{ PMC "for 2h\nend", "t.mms:4:5: error: expected a duration like 2s "
-	  "or 500ms" },
+			     "or 500ms" },
 	{ PMC "repeat 2 3\nend", "t.mms:4:10: error: unexpected '3'" },
 	{ PMC "mprotect P b rwz",
 	  "t.mms:4:14: error: expected a protection (none, r, rw, rx, rwx), "
 	  "not 'rwz'" },
 	{ PMC "map P b[0:4K] extra", "t.mms:4:15: error: unexpected 'extra' "
-	  "(an expectation starts with 'expect')" },
+				     "(an expectation starts with 'expect')" },
 	{ "process P\nrepeat 2\n  map P b 4K\nend",
 	  "t.mms:3:9: error: a new mapping may only be declared at the top "
 	  "level" },
 	{ PMC "end extra", "t.mms:4:1: error: 'end' without a block to "
-	  "close" },
+			   "close" },
 	{ PMC "destroy c", "t.mms:4:9: error: 'c' is a cpu (line 3), not a "
-	  "device" },
+			   "device" },
 };
 
 static void test_errors(void **state)
@@ -229,22 +230,27 @@ static void test_no_limits(void **state)
 		t[n++] = 'x';
 	n += sprintf(t + n, "\"\n");
 	for (int i = 0; i < 3000; i++)
-		n += sprintf(t + n, "map P m%d_with_a_rather_long_name_%0100d "
-			     "4K\n", i, i);
+		n += sprintf(t + n,
+			     "map P m%d_with_a_rather_long_name_%0100d "
+			     "4K\n",
+			     i, i);
 	last = n;
-	n += sprintf(t + n, "munmap P m2999_with_a_rather_long_name_%0100d "
-		     "bogus\n", 2999);
+	n += sprintf(t + n,
+		     "munmap P m2999_with_a_rather_long_name_%0100d "
+		     "bogus\n",
+		     2999);
 	scn = parse(t, &errs);
 	assert_null(scn);
 	assert_non_null(strstr(errs, "t.mms:3003:141: error: unexpected "
-					"'bogus'"));
+				     "'bogus'"));
 	free(errs);
 	/* Without the last line it parses, with all 3001 names. */
 	t[last] = '\0';
 	scn = parse(t, &errs);
 	assert_non_null(scn);
 	assert_int_equal(scn->nobjs, 3001);
-	assert_int_equal(strlen(scn->top.v[1]->text), strlen("print \"\"") + nx);
+	assert_int_equal(strlen(scn->top.v[1]->text),
+			 strlen("print \"\"") + nx);
 	scn_free(scn);
 	free(errs);
 	free(t);
@@ -278,7 +284,8 @@ static char *read_example(const char *name, size_t *len)
 static void test_fuzz(void **state)
 {
 	static const char *const ex[] = { "gpu-munmap-storm.mms",
-		"rdma-odp-fork.mms", "kvm-aging.mms", "pin-dma-after-munmap.mms" };
+					  "rdma-odp-fork.mms", "kvm-aging.mms",
+					  "pin-dma-after-munmap.mms" };
 	static const char junk[] = " \t\n#\"[]:+*|/-0x1Kend";
 	uint64_t seed = 42;
 	int parsed = 0, found = 0;
@@ -302,8 +309,8 @@ static void test_fuzz(void **state)
 				size_t at = test_rand(&seed) % len;
 				uint64_t r = test_rand(&seed);
 
-				m[at] = r & 1 ? junk[r % (sizeof(junk) - 1)]
-					      : (char)(r >> 8);
+				m[at] = r & 1 ? junk[r % (sizeof(junk) - 1)] :
+						(char)(r >> 8);
 			}
 			scn = scn_parse(ex[e], m, len, err);
 			fclose(err);

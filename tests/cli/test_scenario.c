@@ -62,8 +62,8 @@ static void dump(int got, int want)
 static void test_examples(void **state)
 {
 	static const char *const ex[] = { "gpu-munmap-storm.mms",
-		"rdma-odp-fork.mms", "kvm-aging.mms",
-		"pin-dma-after-munmap.mms" };
+					  "rdma-odp-fork.mms", "kvm-aging.mms",
+					  "pin-dma-after-munmap.mms" };
 	const char *src = __FILE__;
 	char path[4096];
 	const char *argv[] = { "mmirror", "run", path };
@@ -84,8 +84,8 @@ static void test_examples(void **state)
 	}
 }
 
-#define SETUP                                                                  \
-	"process P\nmap P buf 64K\ncpu P c\nmirror gpu P\n"                    \
+#define SETUP                                               \
+	"process P\nmap P buf 64K\ncpu P c\nmirror gpu P\n" \
 	"store c buf 0x11\n"
 
 static void test_pass(void **state)
@@ -114,7 +114,7 @@ static void test_unmet(void **state)
 		const char *stmt, *says;
 	} cases[] = {
 		{ "load c buf+8 expect 0x12", "t:6: [main] load c buf+8 expect "
-		  "0x12 -> 0x11  FAILED" },
+					      "0x12 -> 0x11  FAILED" },
 		{ "read gpu buf expect 0x12", "-> 0x11 at +0  FAILED" },
 		{ "read gpu buf[8:16] expect 0x12", "-> 0x11  FAILED" },
 		{ "munmap P buf[0:4K]\nread gpu buf+0",
@@ -126,7 +126,8 @@ static void test_unmet(void **state)
 		{ "snapshot gpu buf[0:8K] expect rw none",
 		  "-> got rw*2 (2 pages, pattern 2)  FAILED" },
 		{ "parallel\n thread a\n  repeat 3\n   load c buf+0 expect 9\n"
-		  "  end\n end\nend", "failed 3 times" },
+		  "  end\n end\nend",
+		  "failed 3 times" },
 		{ "expect violation stale", "EXPECTED, NONE SEEN" },
 	};
 	char text[512];
@@ -141,9 +142,9 @@ static void test_unmet(void **state)
 		assert_int_equal(ret, SCN_EXIT_FAILED);
 		assert_non_null(strstr(out_text, "result: FAIL"));
 		/* Messages name the temporary file: compare from ":LINE:" */
-		p = strstr(cases[i].says, "t:") == cases[i].says
-			    ? strstr(out_text, cases[i].says + 1)
-			    : strstr(out_text, cases[i].says);
+		p = strstr(cases[i].says, "t:") == cases[i].says ?
+			    strstr(out_text, cases[i].says + 1) :
+			    strstr(out_text, cases[i].says);
 		if (!p)
 			fprintf(stderr, "case %zu: no '%s' in\n%s", i,
 				cases[i].says, out_text);
@@ -216,7 +217,7 @@ static void test_verbose(void **state)
 	char path[] = "/tmp/mmirror-test-XXXXXX";
 	const char *argv[] = { "mmirror", "run", "-v", path };
 	const char *text = SETUP "parallel\n thread t1\n  load c buf+0\n end\n"
-			   "end\nprint \"done here\"\n";
+				 "end\nprint \"done here\"\n";
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);

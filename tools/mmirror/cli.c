@@ -118,8 +118,10 @@ static int cmd_run(int argc, char **argv, FILE *out, FILE *err)
 
 		if (opts_done || a[0] != '-' || !strcmp(a, "-")) {
 			if (file) {
-				fprintf(err, "mmirror run: one FILE only "
-					"('%s' and '%s')\n", file, a);
+				fprintf(err,
+					"mmirror run: one FILE only "
+					"('%s' and '%s')\n",
+					file, a);
 				return SCN_EXIT_USAGE;
 			}
 			file = a;
@@ -165,10 +167,9 @@ int mmirror_main(int argc, char **argv, FILE *out, FILE *err)
 		if (argc > 2 && !strcmp(argv[2], "run"))
 			run_usage(out);
 		else if (argc > 2 && !strcmp(argv[2], "explore"))
-			return mmirror_explore_main(2, (char *[]){ "explore",
-								   "--help",
-								   NULL },
-						    out, err);
+			return mmirror_explore_main(
+				2, (char *[]){ "explore", "--help", NULL }, out,
+				err);
 		else
 			usage(out);
 		return SCN_EXIT_OK;

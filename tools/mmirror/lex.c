@@ -46,8 +46,8 @@ static void show_line(struct scn_parser *p, int line, int col)
 	fputs("^\n", p->err);
 }
 
-static void verror(struct scn_parser *p, int line, int col,
-		   const char *fmt, va_list ap)
+static void verror(struct scn_parser *p, int line, int col, const char *fmt,
+		   va_list ap)
 {
 	if (p->failed)
 		return;
@@ -67,8 +67,7 @@ void scn_error(struct scn_parser *p, int col, const char *fmt, ...)
 	va_end(ap);
 }
 
-void scn_error_at(struct scn_parser *p, int line, int col, const char *fmt,
-		  ...)
+void scn_error_at(struct scn_parser *p, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -184,8 +183,8 @@ bool lex_next_line(struct scn_parser *p)
 	while (!p->failed && p->pos < p->len) {
 		const char *nl =
 			memchr(p->text + p->pos, '\n', p->len - p->pos);
-		size_t n = nl ? (size_t)(nl - (p->text + p->pos))
-			      : p->len - p->pos;
+		size_t n = nl ? (size_t)(nl - (p->text + p->pos)) :
+				p->len - p->pos;
 
 		if (n + 2 > p->bufcap) {
 			char *b = realloc(p->buf, n + 2);
@@ -235,10 +234,11 @@ bool lex_u64(struct scn_parser *p, const char *s, size_t n, int col, u64 *v)
 		return false;
 	}
 	for (; i < n; i++) {
-		int d = isdigit((unsigned char)s[i]) ? s[i] - '0'
-			: isxdigit((unsigned char)s[i]) && base == 16
-				? tolower((unsigned char)s[i]) - 'a' + 10
-				: -1;
+		int d = isdigit((unsigned char)s[i]) ?
+				s[i] - '0' :
+			isxdigit((unsigned char)s[i]) && base == 16 ?
+				tolower((unsigned char)s[i]) - 'a' + 10 :
+				-1;
 
 		if (d < 0) {
 			scn_error(p, col + (int)i, "expected a digit, not '%c'",
@@ -300,8 +300,7 @@ const char *scn_errno_name(int err)
 	return NULL;
 }
 
-bool lex_errno(struct scn_parser *p, const char *s, size_t n, int col,
-	       int *err)
+bool lex_errno(struct scn_parser *p, const char *s, size_t n, int col, int *err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(errnos); i++) {
 		if (n == strlen(errnos[i].name) + 1 && s[0] == '-' &&
@@ -310,9 +309,11 @@ bool lex_errno(struct scn_parser *p, const char *s, size_t n, int col,
 			return true;
 		}
 	}
-	scn_error(p, col, "unknown error '%.*s' (expected -EFAULT, -EPERM, "
+	scn_error(p, col,
+		  "unknown error '%.*s' (expected -EFAULT, -EPERM, "
 		  "-EINVAL, -ENOMEM, -EACCES, -EEXIST, -EBUSY, -EAGAIN "
-		  "or -ENOENT)", (int)n, s);
+		  "or -ENOENT)",
+		  (int)n, s);
 	return false;
 }
 
@@ -331,8 +332,10 @@ bool lex_prot(struct scn_parser *p, const struct scn_word *w,
 			return true;
 		}
 	}
-	scn_error(p, w->col, "expected a protection (none, r, rw, rx, rwx), "
-		  "not '%s'", w->s);
+	scn_error(p, w->col,
+		  "expected a protection (none, r, rw, rx, rwx), "
+		  "not '%s'",
+		  w->s);
 	return false;
 }
 
@@ -346,7 +349,9 @@ bool lex_name(struct scn_parser *p, const struct scn_word *w)
 			goto bad;
 	return true;
 bad:
-	scn_error(p, w->col, "'%s' is not a name (a letter, then letters, "
-		  "digits, '_' or '-')", w->s);
+	scn_error(p, w->col,
+		  "'%s' is not a name (a letter, then letters, "
+		  "digits, '_' or '-')",
+		  w->s);
 	return false;
 }

@@ -81,8 +81,7 @@ static bool is_dev(enum scn_kind k)
 struct scn_obj *scn_use(struct scn_parser *p, const struct scn_word *w,
 			enum scn_kind kind, bool any_dev)
 {
-	struct scn_obj *o = w->quoted ? NULL
-				      : scn_lookup(p->scn, w->s, w->len);
+	struct scn_obj *o = w->quoted ? NULL : scn_lookup(p->scn, w->s, w->len);
 	const char *want = any_dev ? "device" : scn_kind_name(kind);
 
 	if (!o) {
@@ -100,8 +99,10 @@ struct scn_obj *scn_use(struct scn_parser *p, const struct scn_word *w,
 		return NULL;
 	}
 	if (o->proc && o->proc->dead_line && o->kind == SCN_CPU) {
-		scn_error(p, w->col, "cpu '%s' is gone: its process exited at "
-			  "line %d", w->s, o->proc->dead_line);
+		scn_error(p, w->col,
+			  "cpu '%s' is gone: its process exited at "
+			  "line %d",
+			  w->s, o->proc->dead_line);
 		return NULL;
 	}
 	return o;

@@ -105,8 +105,8 @@ int scn_obj_create(struct scn_tctx *t, struct scn_stmt *s)
 			return a;
 		m->base = a;
 		m->len = m->size;
-		return m->thp ? vm_madvise(o->mm, a, m->size, MADV_HUGEPAGE)
-			      : 0;
+		return m->thp ? vm_madvise(o->mm, a, m->size, MADV_HUGEPAGE) :
+				0;
 	case OP_CPU:
 		p = cpu_create(m->mm);
 		if (IS_ERR(p))
@@ -204,9 +204,10 @@ bool scn_stat(struct scn_obj *o, unsigned long idx, u64 *v)
 		/* Only meaningful when the CPU's thread is not running:
 		 * between blocks, as the language places expectations. */
 		struct sim_cpu *c = o->dev;
-		unsigned long x[] = { c->loads, c->stores, c->walks,
-				      c->tlb_hits, c->faults,
-				      c->tlb_shootdowns };
+		unsigned long x[] = {
+			c->loads,    c->stores, c->walks,
+			c->tlb_hits, c->faults, c->tlb_shootdowns
+		};
 		memcpy(a, x, sizeof(x));
 		break;
 	}
@@ -214,9 +215,10 @@ bool scn_stat(struct scn_obj *o, unsigned long idx, u64 *v)
 		struct dmirror_stats st;
 
 		dmirror_get_stats(o->dev, &st);
-		unsigned long x[] = { st.reads, st.writes, st.faults,
-				      st.retries, st.invalidations,
-				      st.entries };
+		unsigned long x[] = {
+			st.reads,   st.writes,	      st.faults,
+			st.retries, st.invalidations, st.entries
+		};
 		memcpy(a, x, sizeof(x));
 		break;
 	}
@@ -224,9 +226,9 @@ bool scn_stat(struct scn_obj *o, unsigned long idx, u64 *v)
 		struct odp_stats st;
 
 		odp_get_stats(o->dev2, &st);
-		unsigned long x[] = { st.dma_reads, st.dma_writes,
-				      st.page_faults, st.prefetched,
-				      st.invalidations, st.retries,
+		unsigned long x[] = { st.dma_reads,	    st.dma_writes,
+				      st.page_faults,	    st.prefetched,
+				      st.invalidations,	    st.retries,
 				      odp_mr_mapped(o->dev) };
 		memcpy(a, x, sizeof(x));
 		break;
@@ -235,10 +237,11 @@ bool scn_stat(struct scn_obj *o, unsigned long idx, u64 *v)
 		struct kvm_stats st;
 
 		kvm_get_stats(o->dev, &st);
-		unsigned long x[] = { st.faults, st.retries, st.zapped,
-				      st.invalidations, st.young_cleared,
-				      st.guest_reads, st.guest_writes,
-				      kvm_nr_sptes(o->dev), st.released };
+		unsigned long x[] = { st.faults,	st.retries,
+				      st.zapped,	st.invalidations,
+				      st.young_cleared, st.guest_reads,
+				      st.guest_writes,	kvm_nr_sptes(o->dev),
+				      st.released };
 		memcpy(a, x, sizeof(x));
 		break;
 	}

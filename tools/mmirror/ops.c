@@ -57,8 +57,8 @@ static bool has_alt(const struct scn_stmt *s, enum scn_alt_kind k, u64 v)
  * Judge @ret (and the @n words read into @w, for load/read) and report.
  * Without a clause only success will do; `ok` accepts any value read.
  */
-static void judge(struct scn_tctx *t, struct scn_stmt *s, int ret,
-		  const u64 *w, size_t n)
+static void judge(struct scn_tctx *t, struct scn_stmt *s, int ret, const u64 *w,
+		  size_t n)
 {
 	bool any = has_alt(s, SCN_ALT_ANY, 0), ok;
 	size_t bad = 0;
@@ -93,14 +93,14 @@ static int dev_access(struct scn_obj *d, unsigned long va, void *buf,
 
 	switch (d->kind) {
 	case SCN_MIRROR:
-		return write ? dmirror_write(d->dev, va, buf, len)
-			     : dmirror_read(d->dev, va, buf, len);
+		return write ? dmirror_write(d->dev, va, buf, len) :
+			       dmirror_read(d->dev, va, buf, len);
 	case SCN_ODP:
-		return write ? odp_dma_write(d->dev, va, buf, len)
-			     : odp_dma_read(d->dev, va, buf, len);
+		return write ? odp_dma_write(d->dev, va, buf, len) :
+			       odp_dma_read(d->dev, va, buf, len);
 	case SCN_PIN:
-		return write ? pindev_dma_write(d->dev, va, buf, len)
-			     : pindev_dma_read(d->dev, va, buf, len);
+		return write ? pindev_dma_write(d->dev, va, buf, len) :
+			       pindev_dma_read(d->dev, va, buf, len);
 	case SCN_KVM:
 		/* Guest access to the host va through slot 0. */
 		if (va < d->base || va - d->base + len > d->len)
@@ -108,9 +108,9 @@ static int dev_access(struct scn_obj *d, unsigned long va, void *buf,
 		/* A vCPU runs one guest thread at a time. */
 		mutex_lock(&d->vcpu_lock);
 		ret = write ? kvm_vcpu_write(d->dev2, d->gpa + va - d->base,
-					     buf, len)
-			    : kvm_vcpu_read(d->dev2, d->gpa + va - d->base,
-					    buf, len);
+					     buf, len) :
+			      kvm_vcpu_read(d->dev2, d->gpa + va - d->base, buf,
+					    len);
 		mutex_unlock(&d->vcpu_lock);
 		return ret;
 	default:
@@ -139,7 +139,8 @@ static void exec_access(struct scn_tctx *t, struct scn_stmt *s)
 	int ret;
 
 	if (!scn_range_va(&s->range, &va, &len) || len % 8) {
-		scn_outcome(t, s, false, "the range is empty or not a "
+		scn_outcome(t, s, false,
+			    "the range is empty or not a "
 			    "multiple of 8 bytes");
 		return;
 	}
@@ -156,8 +157,8 @@ static void exec_access(struct scn_tctx *t, struct scn_stmt *s)
 	for (i = 0; i < n; i++)
 		buf[i] = write ? s->value : 0;
 	if (s->obj->kind == SCN_CPU)
-		ret = write ? cpu_store(s->obj->dev, va, buf, len)
-			    : cpu_load(s->obj->dev, va, buf, len);
+		ret = write ? cpu_store(s->obj->dev, va, buf, len) :
+			      cpu_load(s->obj->dev, va, buf, len);
 	else
 		ret = dev_access(s->obj, va, buf, len, write);
 	judge(t, s, ret, buf, write ? 0 : n);
@@ -192,10 +193,9 @@ static void exec_snapshot(struct scn_tctx *t, struct scn_stmt *s)
 	for (i = 0; i < np; i++) {
 		st[i] = scn_state_code(st[i]);
 		if (i < s->npat)
-			ok &= !((st[i] ^ s->pat[i]) & ((s->patmask[i] & 1 ? 0xf
-								      : 0) |
-						      (s->patmask[i] & 2 ? 0xf0
-									 : 0)));
+			ok &= !((st[i] ^ s->pat[i]) &
+				((s->patmask[i] & 1 ? 0xf : 0) |
+				 (s->patmask[i] & 2 ? 0xf0 : 0)));
 	}
 	ok &= np == s->npat;
 	if (ok && !t->c->opts->verbose) {
@@ -226,12 +226,24 @@ static void exec_stat(struct scn_tctx *t, struct scn_stmt *s)
 		return;
 	}
 	switch (s->cmp) {
-	case CMP_EQ: ok = v == r; break;
-	case CMP_NE: ok = v != r; break;
-	case CMP_LT: ok = v < r; break;
-	case CMP_LE: ok = v <= r; break;
-	case CMP_GT: ok = v > r; break;
-	default: ok = v >= r; break;
+	case CMP_EQ:
+		ok = v == r;
+		break;
+	case CMP_NE:
+		ok = v != r;
+		break;
+	case CMP_LT:
+		ok = v < r;
+		break;
+	case CMP_LE:
+		ok = v <= r;
+		break;
+	case CMP_GT:
+		ok = v > r;
+		break;
+	default:
+		ok = v >= r;
+		break;
 	}
 	scn_outcome(t, s, ok, "%s.%s is %llu", s->obj->name, s->stat,
 		    (unsigned long long)v);
@@ -312,7 +324,10 @@ static bool exec_decl(struct scn_tctx *t, struct scn_stmt *s)
 bool scn_exec_op(struct scn_tctx *t, struct scn_stmt *s)
 {
 	switch (s->op) {
-	case OP_LOAD: case OP_STORE: case OP_READ: case OP_WRITE:
+	case OP_LOAD:
+	case OP_STORE:
+	case OP_READ:
+	case OP_WRITE:
 	case OP_FAULT:
 		exec_access(t, s);
 		return true;
@@ -327,8 +342,12 @@ bool scn_exec_op(struct scn_tctx *t, struct scn_stmt *s)
 	case OP_PRINT:
 		fprintf(t->c->out, "%s\n", s->msg);
 		return true;
-	case OP_MUNMAP: case OP_MPROTECT: case OP_MADVISE: case OP_REMAP:
-	case OP_MREMAP: case OP_AGE:
+	case OP_MUNMAP:
+	case OP_MPROTECT:
+	case OP_MADVISE:
+	case OP_REMAP:
+	case OP_MREMAP:
+	case OP_AGE:
 		exec_vm(t, s);
 		return true;
 	default:

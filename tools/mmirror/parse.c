@@ -96,7 +96,8 @@ static bool check_parallel(struct scn_parser *p, struct scn_stmt *s)
 	for (size_t i = 0; i < s->body.n; i++)
 		if (!s->body.v[i]->flag)
 			return true;
-	scn_error_at(p, s->line, s->col, "a parallel block needs a thread "
+	scn_error_at(p, s->line, s->col,
+		     "a parallel block needs a thread "
 		     "that is not 'loop' (loop threads run until the others "
 		     "finish)");
 	return false;
@@ -133,14 +134,18 @@ static struct scn_stmt *parse_line(struct scn_parser *p,
 		return NULL;
 	}
 	if ((d->flags & STMT_TOP) && p->depth) {
-		scn_error(p, w->col, "'%s' may only be used at the top level, "
-			  "outside blocks", w->s);
+		scn_error(p, w->col,
+			  "'%s' may only be used at the top level, "
+			  "outside blocks",
+			  w->s);
 		return NULL;
 	}
 	if ((d->op == OP_THREAD) != (opener && opener->op == OP_PARALLEL)) {
-		scn_error(p, w->col, d->op == OP_THREAD
-			  ? "'thread' may only be used inside 'parallel'"
-			  : "a parallel block holds only 'thread' blocks");
+		scn_error(
+			p, w->col,
+			d->op == OP_THREAD ?
+				"'thread' may only be used inside 'parallel'" :
+				"a parallel block holds only 'thread' blocks");
 		return NULL;
 	}
 	if (d->op == OP_PARALLEL && p->thread) {
@@ -192,8 +197,7 @@ static bool parse_block(struct scn_parser *p, struct scn_block *b,
 	}
 	if (opener && !p->failed)
 		scn_error_at(p, opener->line, opener->col,
-			     "'%s' block has no matching 'end'",
-			     opener->text);
+			     "'%s' block has no matching 'end'", opener->text);
 	return !p->failed;
 }
 
@@ -215,7 +219,10 @@ struct scenario *scn_parse(const char *file, const char *text, size_t len,
 			   FILE *err)
 {
 	struct scn_parser p = {
-		.file = file, .text = text, .len = len, .err = err,
+		.file = file,
+		.text = text,
+		.len = len,
+		.err = err,
 	};
 	struct scenario *scn = calloc(1, sizeof(*scn));
 

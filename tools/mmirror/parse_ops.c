@@ -14,20 +14,25 @@
  * Statistic names per kind.  The interpreter (ops_stat.c) returns the
  * values in this order: keep the two in step.
  */
-static const char *const process_stats[] = { "rss", "pgtables", "vmas",
-	"scanned", "referenced", NULL };
-static const char *const cpu_stats[] = { "loads", "stores", "walks",
-	"tlb_hits", "faults", "shootdowns", NULL };
-static const char *const mirror_stats[] = { "reads", "writes", "faults",
-	"retries", "invalidations", "entries", NULL };
-static const char *const odp_stats[] = { "dma_reads", "dma_writes",
-	"page_faults", "prefetched", "invalidations", "retries", "mapped",
-	NULL };
-static const char *const kvm_stats[] = { "faults", "retries", "zapped",
-	"invalidations", "young_cleared", "guest_reads", "guest_writes",
-	"sptes", "released", NULL };
-static const char *const pin_stats[] = { "pinned", "pin_calls", "evictions",
-	"dma_reads", "dma_writes", NULL };
+static const char *const process_stats[] = { "rss",	"pgtables",   "vmas",
+					     "scanned", "referenced", NULL };
+static const char *const cpu_stats[] = { "loads",    "stores", "walks",
+					 "tlb_hits", "faults", "shootdowns",
+					 NULL };
+static const char *const mirror_stats[] = {
+	"reads", "writes", "faults", "retries", "invalidations", "entries", NULL
+};
+static const char *const odp_stats[] = { "dma_reads",	  "dma_writes",
+					 "page_faults",	  "prefetched",
+					 "invalidations", "retries",
+					 "mapped",	  NULL };
+static const char *const kvm_stats[] = { "faults",	  "retries",
+					 "zapped",	  "invalidations",
+					 "young_cleared", "guest_reads",
+					 "guest_writes",  "sptes",
+					 "released",	  NULL };
+static const char *const pin_stats[] = { "pinned",    "pin_calls",  "evictions",
+					 "dma_reads", "dma_writes", NULL };
 
 const char *const *scn_stat_names(enum scn_kind kind)
 {
@@ -60,17 +65,20 @@ bool parse_access(struct scn_parser *p, struct scn_stmt *s)
 	size_t i = val ? 4 : 3;
 	struct scn_obj *o;
 
-	if (!want_words(p, i, cpu ? "load|store CPU RANGE [VALUE]"
-				  : "read|write|fault DEVICE RANGE [VALUE]") ||
+	if (!want_words(p, i,
+			cpu ? "load|store CPU RANGE [VALUE]" :
+			      "read|write|fault DEVICE RANGE [VALUE]") ||
 	    !(o = scn_use(p, &p->w[1], SCN_CPU, !cpu)) ||
 	    !parse_range(p, &p->w[2], &s->range) ||
-	    (val && !lex_u64(p, p->w[3].s, p->w[3].len, p->w[3].col,
-			     &s->value)))
+	    (val &&
+	     !lex_u64(p, p->w[3].s, p->w[3].len, p->w[3].col, &s->value)))
 		return false;
 	s->obj = o;
 	if (s->op == OP_FAULT && o->kind != SCN_MIRROR && o->kind != SCN_ODP) {
-		scn_error(p, p->w[1].col, "fault works on mirror and odp "
-			  "devices, not on a %s", scn_kind_name(o->kind));
+		scn_error(p, p->w[1].col,
+			  "fault works on mirror and odp "
+			  "devices, not on a %s",
+			  scn_kind_name(o->kind));
 		return false;
 	}
 	if (s->op == OP_FAULT && i < p->nw && word_is(&p->w[i], "write")) {
@@ -80,10 +88,11 @@ bool parse_access(struct scn_parser *p, struct scn_stmt *s)
 	/* A sim_cpu is one thread's at a time (cpu.h). */
 	if (cpu && p->thread) {
 		if (o->owner && o->owner != p->thread) {
-			scn_error(p, p->w[1].col, "cpu '%s' is already used "
+			scn_error(p, p->w[1].col,
+				  "cpu '%s' is already used "
 				  "by thread '%s' of this parallel block (a "
-				  "CPU runs one thread at a time)", o->name,
-				  o->owner->name);
+				  "CPU runs one thread at a time)",
+				  o->name, o->owner->name);
 			return false;
 		}
 		o->owner = p->thread;
@@ -101,10 +110,10 @@ static const char *const sz_names[] = { "", "/pmd", "/pud" };
 
 unsigned char scn_state_code(unsigned char b)
 {
-	unsigned char c, sz = b == DMIRROR_PROT_ERROR ? 0
-			    : b & DMIRROR_PROT_PUD   ? 2
-			    : b & DMIRROR_PROT_PMD   ? 1
-						     : 0;
+	unsigned char c, sz = b == DMIRROR_PROT_ERROR ? 0 :
+			      b & DMIRROR_PROT_PUD    ? 2 :
+			      b & DMIRROR_PROT_PMD    ? 1 :
+							0;
 
 	/* DEV_PRIVATE_REMOTE (0x30) contains the ZERO bit (0x10): test
 	 * the device kinds first. */
@@ -159,7 +168,8 @@ static bool pattern_word(struct scn_parser *p, const struct scn_word *w,
 			    !strncmp(w->s, st_names[k], n))
 				break;
 		if (k == ST_NR) {
-			scn_error(p, w->col, "expected a page state: none, r, "
+			scn_error(p, w->col,
+				  "expected a page state: none, r, "
 				  "rw, zero, error, dev or ?");
 			return false;
 		}
@@ -230,28 +240,34 @@ static bool parse_violation(struct scn_parser *p, struct scn_stmt *s)
 
 	s->op = OP_EXPECT_VIOLATION;
 	if (p->depth) {
-		scn_error(p, p->w[0].col, "violations are expected at the top "
+		scn_error(p, p->w[0].col,
+			  "violations are expected at the top "
 			  "level (they are counted over the whole run)");
 		return false;
 	}
-	if (!want_words(p, 3, "expect violations none | expect violation "
+	if (!want_words(p, 3,
+			"expect violations none | expect violation "
 			"RULE"))
 		return false;
 	if (none != word_is(&p->w[2], "none")) {
-		scn_error(p, p->w[2].col, none ? "expected 'none'"
-			  : "expected a rule, not 'none' (say 'expect "
-			    "violations none')");
+		scn_error(p, p->w[2].col,
+			  none ? "expected 'none'" :
+				 "expected a rule, not 'none' (say 'expect "
+				 "violations none')");
 		return false;
 	}
 	s->flag = none;
 	if (!none && !(s->rule = check_rule_by_name(p->w[2].s))) {
-		scn_error(p, p->w[2].col, "unknown rule '%s' (stale, "
+		scn_error(p, p->w[2].col,
+			  "unknown rule '%s' (stale, "
 			  "use-after-free, permission, lost-write, pin, "
-			  "protocol)", p->w[2].s);
+			  "protocol)",
+			  p->w[2].s);
 		return false;
 	}
 	if ((none && scn->expected_rules) || (!none && scn->expect_none)) {
-		scn_error(p, p->w[0].col, "'expect violations none' and "
+		scn_error(p, p->w[0].col,
+			  "'expect violations none' and "
 			  "'expect violation RULE' contradict each other");
 		return false;
 	}
@@ -285,7 +301,8 @@ bool parse_expect_stmt(struct scn_parser *p, struct scn_stmt *s)
 	w = &p->w[1];
 	dot = strchr(w->s, '.');
 	if (!dot) {
-		scn_error(p, w->col, "expected NAME.STAT, 'violations' or "
+		scn_error(p, w->col,
+			  "expected NAME.STAT, 'violations' or "
 			  "'violation'");
 		return false;
 	}

@@ -54,8 +54,8 @@ bool parse_range(struct scn_parser *p, const struct scn_word *w,
 		return false;
 	r->word = *rest == '+';
 	if (*rest == '+') {
-		if (!lex_u64(p, rest + 1, strlen(rest + 1),
-			     w->col + (int)n + 1, &a))
+		if (!lex_u64(p, rest + 1, strlen(rest + 1), w->col + (int)n + 1,
+			     &a))
 			return false;
 	} else if (*rest == '[') {
 		size_t len = strlen(rest);
@@ -67,9 +67,8 @@ bool parse_range(struct scn_parser *p, const struct scn_word *w,
 				  "be left out)");
 			return false;
 		}
-		if (colon > rest + 1 &&
-		    !lex_u64(p, rest + 1, colon - rest - 1,
-			     w->col + (int)n + 1, &a))
+		if (colon > rest + 1 && !lex_u64(p, rest + 1, colon - rest - 1,
+						 w->col + (int)n + 1, &a))
 			return false;
 		if (colon + 1 < rest + len - 1 &&
 		    !lex_u64(p, colon + 1, rest + len - 2 - colon,
@@ -121,8 +120,10 @@ bool parse_expect(struct scn_parser *p, struct scn_stmt *s, size_t i)
 	if (i >= p->nw)
 		return true;
 	if (!word_is(&p->w[i], "expect")) {
-		scn_error(p, p->w[i].col, "unexpected '%s' (an expectation "
-			  "starts with 'expect')", p->w[i].s);
+		scn_error(p, p->w[i].col,
+			  "unexpected '%s' (an expectation "
+			  "starts with 'expect')",
+			  p->w[i].s);
 		return false;
 	}
 	if (!want_words(p, i + 2, "expect ok|any|-EFAULT|VALUE"))
@@ -174,8 +175,10 @@ static bool map_option(struct scn_parser *p, struct scn_obj *m,
 	else if (w->s[0] == 'n' || w->s[0] == 'r')
 		return lex_prot(p, w, &m->prot);
 	else {
-		scn_error(p, w->col, "unexpected '%s' (a protection, private, "
-			  "shared, thp or populate)", w->s);
+		scn_error(p, w->col,
+			  "unexpected '%s' (a protection, private, "
+			  "shared, thp or populate)",
+			  w->s);
 		return false;
 	}
 	return true;
@@ -188,7 +191,8 @@ static bool parse_map(struct scn_parser *p, struct scn_stmt *s)
 	struct scn_obj *m;
 	u64 size;
 
-	if (!want_words(p, 3, "map PROC NAME SIZE [PROT] [private|shared] "
+	if (!want_words(p, 3,
+			"map PROC NAME SIZE [PROT] [private|shared] "
 			"[thp] [populate]") ||
 	    !(s->obj = scn_use(p, &p->w[1], SCN_PROCESS, false)))
 		return false;
@@ -198,16 +202,19 @@ static bool parse_map(struct scn_parser *p, struct scn_stmt *s)
 		return parse_range(p, w, &s->range) && parse_expect(p, s, 3);
 	}
 	if (p->depth) {
-		scn_error(p, w->col, "a new mapping may only be declared at "
+		scn_error(p, w->col,
+			  "a new mapping may only be declared at "
 			  "the top level");
 		return false;
 	}
-	if (!want_words(p, 4, "map PROC NAME SIZE [PROT] [private|shared] "
+	if (!want_words(p, 4,
+			"map PROC NAME SIZE [PROT] [private|shared] "
 			"[thp] [populate]") ||
 	    !lex_u64(p, p->w[3].s, p->w[3].len, p->w[3].col, &size))
 		return false;
 	if (!size || size > TASK_SIZE_4LEVEL || size & (PAGE_SIZE - 1)) {
-		scn_error(p, p->w[3].col, "a mapping size is a non-zero "
+		scn_error(p, p->w[3].col,
+			  "a mapping size is a non-zero "
 			  "multiple of 4K below 128T");
 		return false;
 	}
@@ -271,15 +278,17 @@ static bool dev_option(struct scn_parser *p, struct scn_obj *d, size_t *i)
 /* mirror NAME PROC [engines N] | odp|kvm|pin NAME PROC RANGE [opts] */
 static bool parse_device(struct scn_parser *p, struct scn_stmt *s)
 {
-	enum scn_kind k = s->op == OP_MIRROR ? SCN_MIRROR
-			: s->op == OP_ODP    ? SCN_ODP
-			: s->op == OP_KVM    ? SCN_KVM
-					     : SCN_PIN;
+	enum scn_kind k = s->op == OP_MIRROR ? SCN_MIRROR :
+			  s->op == OP_ODP    ? SCN_ODP :
+			  s->op == OP_KVM    ? SCN_KVM :
+					       SCN_PIN;
 	size_t i = k == SCN_MIRROR ? 3 : 4;
 	struct scn_obj *d;
 
-	if (!want_words(p, i, k == SCN_MIRROR ? "mirror NAME PROC [engines N]"
-			: "odp|kvm|pin NAME PROC RANGE [options]") ||
+	if (!want_words(p, i,
+			k == SCN_MIRROR ?
+				"mirror NAME PROC [engines N]" :
+				"odp|kvm|pin NAME PROC RANGE [options]") ||
 	    !(d = scn_declare(p, &p->w[1], k)) ||
 	    !(d->proc = scn_use(p, &p->w[2], SCN_PROCESS, false)))
 		return false;
@@ -317,7 +326,8 @@ static bool parse_end_of(struct scn_parser *p, struct scn_stmt *s)
 static const struct {
 	const char *name;
 	int advice;
-} advices[] = { { "dontneed", MADV_DONTNEED }, { "willneed", MADV_WILLNEED },
+} advices[] = { { "dontneed", MADV_DONTNEED },
+		{ "willneed", MADV_WILLNEED },
 		{ "hugepage", MADV_HUGEPAGE },
 		{ "nohugepage", MADV_NOHUGEPAGE } };
 
@@ -327,14 +337,15 @@ static bool parse_vm(struct scn_parser *p, struct scn_stmt *s)
 	bool arg = s->op != OP_MUNMAP;
 	size_t i;
 
-	if (!want_words(p, arg ? 4 : 3, "munmap PROC RANGE | mprotect PROC "
+	if (!want_words(p, arg ? 4 : 3,
+			"munmap PROC RANGE | mprotect PROC "
 			"RANGE PROT | madvise PROC RANGE ADVICE | mremap "
 			"PROC MAPPING SIZE") ||
 	    !(s->obj = scn_use(p, &p->w[1], SCN_PROCESS, false)) ||
 	    !parse_range(p, &p->w[2], &s->range))
 		return false;
-	if (s->op == OP_MREMAP && (s->range.word || s->range.start ||
-				   s->range.end != SCN_END)) {
+	if (s->op == OP_MREMAP &&
+	    (s->range.word || s->range.start || s->range.end != SCN_END)) {
 		scn_error(p, p->w[2].col, "mremap takes a whole mapping");
 		return false;
 	}
@@ -351,7 +362,8 @@ static bool parse_vm(struct scn_parser *p, struct scn_stmt *s)
 			if (word_is(&p->w[3], advices[i].name))
 				s->arg = advices[i].advice;
 		if (!s->arg) {
-			scn_error(p, p->w[3].col, "expected dontneed, "
+			scn_error(p, p->w[3].col,
+				  "expected dontneed, "
 				  "willneed, hugepage or nohugepage");
 			return false;
 		}
@@ -389,9 +401,9 @@ static bool parse_repeat(struct scn_parser *p, struct scn_stmt *s)
 
 	if (!want_words(p, 2, s->op == OP_FOR ? "for DURATION" : "repeat N"))
 		return false;
-	if (s->op == OP_FOR ? !lex_duration(p, &p->w[1], &n)
-			    : !lex_u64(p, p->w[1].s, p->w[1].len, p->w[1].col,
-				       &n))
+	if (s->op == OP_FOR ?
+		    !lex_duration(p, &p->w[1], &n) :
+		    !lex_u64(p, p->w[1].s, p->w[1].len, p->w[1].col, &n))
 		return false;
 	s->arg = n;
 	return no_more(p, 2);

@@ -42,9 +42,8 @@ static void progress(struct scn_ctx *c)
 	long next = atomic_long_read(&c->next_progress);
 	u64 now = scn_now_ns();
 
-	if (now < (u64)next ||
-	    atomic_long_cmpxchg(&c->next_progress, next,
-				now + 1000000000ULL) != next)
+	if (now < (u64)next || atomic_long_cmpxchg(&c->next_progress, next,
+						   now + 1000000000ULL) != next)
 		return; /* not yet, or another thread prints this one */
 	fprintf(stderr, "mmirror: %s: %.0f s, %ld operations, %ld failed\n",
 		c->scn->file, (now - c->t0) / 1e9, atomic_long_read(&c->ops),
@@ -65,8 +64,7 @@ void scn_outcome(struct scn_tctx *t, struct scn_stmt *s, bool ok,
 	}
 	if (c->opts->progress)
 		progress(c);
-	if (ok ? !c->opts->verbose
-	       : c->opts->quiet || nth > SCN_REPORT_FIRST)
+	if (ok ? !c->opts->verbose : c->opts->quiet || nth > SCN_REPORT_FIRST)
 		return;
 	/* One fprintf per line: stdio locks the stream, lines of
 	 * concurrent threads do not mix. */
@@ -82,8 +80,7 @@ void scn_outcome(struct scn_tctx *t, struct scn_stmt *s, bool ok,
 		va_end(ap);
 		fclose(m);
 		fprintf(c->out, "%s:%d: [%s] %s -> %s%s\n", c->scn->file,
-			s->line, t->thread, s->text, msg,
-			ok ? "" : "  FAILED");
+			s->line, t->thread, s->text, msg, ok ? "" : "  FAILED");
 		free(msg);
 	}
 }
@@ -133,9 +130,11 @@ static bool exec_parallel(struct scn_tctx *t, struct scn_stmt *s)
 			atomic_inc(&busy);
 	for (i = 0; i < s->body.n; i++) {
 		pt[i] = (struct par_thread){ { t->c, s->body.v[i]->obj2->name },
-					     s->body.v[i], &go, &busy, NULL };
-		pt[i].task = kthread_run(par_fn, &pt[i], "%s",
-					 pt[i].t.thread);
+					     s->body.v[i],
+					     &go,
+					     &busy,
+					     NULL };
+		pt[i].task = kthread_run(par_fn, &pt[i], "%s", pt[i].t.thread);
 		if (IS_ERR(pt[i].task)) {
 			scn_outcome(t, s, false, "cannot start thread %s: %ld",
 				    pt[i].t.thread, PTR_ERR(pt[i].task));
@@ -234,9 +233,10 @@ static bool verdict(struct scn_ctx *c, unsigned long nv)
 
 		if (k || want)
 			fprintf(c->out, "  %-15s %lu%s\n", check_rule_name(r),
-				k, want ? (k ? "  (expected)"
-					     : "  EXPECTED, NONE SEEN")
-					: "  UNEXPECTED");
+				k,
+				want ? (k ? "  (expected)" :
+					    "  EXPECTED, NONE SEEN") :
+				       "  UNEXPECTED");
 		ok &= want ? k > 0 : k == 0;
 	}
 	for (unsigned long i = 0; (v = check_violation(i)); i++)

@@ -38,9 +38,10 @@ bool scn_exec_op(struct scn_tctx *t, struct scn_stmt *s);
  * (printed when verbose, or when it failed - the first few times per
  * statement, then only counted).
  */
-__attribute__((format(printf, 4, 5))) void
-scn_outcome(struct scn_tctx *t, struct scn_stmt *s, bool ok, const char *fmt,
-	    ...);
+__attribute__((format(printf, 4, 5))) void scn_outcome(struct scn_tctx *t,
+						       struct scn_stmt *s,
+						       bool ok, const char *fmt,
+						       ...);
 
 /* objs.c */
 /* @r as [*va, *va + *len) at this moment; false if it is empty. */
