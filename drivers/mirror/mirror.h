@@ -92,4 +92,51 @@ int dmirror_exclusive(struct dmirror *dm, unsigned long start,
 int dmirror_atomic_add(struct dmirror *dm, unsigned long va, u64 val, u64 *old);
 const char *dmirror_name(const struct dmirror *dm);
 
+/* --- device memory (devmem.c; docs/devmem.md) ----------------------------- */
+
+struct dmirror_devmem_stats {
+	unsigned long nr_pages; /* device-private pages the device has */
+	unsigned long nr_free; /* of which free */
+	unsigned long to_device; /* pages migrated to device memory */
+	unsigned long to_system; /* pages migrated back by the driver */
+	unsigned long cpu_faults; /* migrate_to_ram() calls (CPU touches) */
+	unsigned long evicted; /* pages migrated out by a release */
+};
+
+/*
+ * dmirror_devmem_add() - give the device @nr_pages (1..512) of
+ * device-private memory: memremap_pages(MEMORY_DEVICE_PRIVATE) with the
+ * device as pgmap owner.  Once per device (until released).
+ * Return: 0; -EINVAL; -EBUSY (the device has memory already); -ENOMEM.
+ */
+int dmirror_devmem_add(struct dmirror *dm, unsigned long nr_pages);
+/*
+ * dmirror_migrate_to_device() - move the anonymous pages of [start, end)
+ * (one private anonymous VMA; holes get zeroed device pages) into device
+ * memory (the kernel's HMM_DMIRROR_MIGRATE_TO_DEV) and map them in the
+ * device table.  Pages already there, pinned or busy stay where they are.
+ * Return: 0; -EINVAL (bad arguments); -ENODEV (no device memory);
+ * -EFAULT (no VMA, not private anonymous, the mm exited); -ENOMEM (device
+ * memory full: the pages before stay moved).
+ */
+int dmirror_migrate_to_device(struct dmirror *dm, unsigned long start,
+			      unsigned long end);
+/*
+ * dmirror_migrate_to_system() - move this device's pages of [start, end)
+ * back to system memory (HMM_DMIRROR_MIGRATE_TO_SYS).
+ * Return: 0; -EINVAL; -EFAULT (no VMA, the mm exited); -ENOMEM.
+ */
+int dmirror_migrate_to_system(struct dmirror *dm, unsigned long start,
+			      unsigned long end);
+/*
+ * dmirror_devmem_release() - the device memory goes away while the
+ * process may still map it: migrate every allocated page back to system
+ * memory (migrate_device_range), then memunmap_pages().  Data stays
+ * intact; the CPU and the device find it in system memory.
+ * dmirror_destroy() does this too.  Return: 0; -ENODEV (no memory).
+ */
+int dmirror_devmem_release(struct dmirror *dm);
+void dmirror_get_devmem_stats(struct dmirror *dm,
+			      struct dmirror_devmem_stats *stats);
+
 #endif /* DRIVERS_MIRROR_H */

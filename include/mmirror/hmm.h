@@ -67,9 +67,11 @@
  * @default_flags: request bits applied to every page (REQ_FAULT, REQ_WRITE).
  * @pfn_flags_mask: which per-page request bits of @hmm_pfns are honoured
  *                (0: only @default_flags count).
- * @dev_private_owner: device-private pages of this owner are reported
- *                rather than migrated back.  Unused for now: device-private
- *                memory comes in a later issue.
+ * @dev_private_owner: device-private pages whose pgmap->owner is this
+ *                are reported (VALID, WRITE if their entry is; never
+ *                faulted, even for a write request); those of other
+ *                owners count as not mapped and a fault request migrates
+ *                them back to system memory.  NULL: none is the caller's.
  */
 struct hmm_range {
 	struct mmu_interval_notifier *notifier;

@@ -17,33 +17,48 @@
  *                           FOLL_LONGTERM pins are refused (-EOPNOTSUPP).
  *   MEMORY_DEVICE_COHERENT  CPU-addressable, coherent device memory: as
  *                           GENERIC; FOLL_LONGTERM refused (the kernel
- *                           migrates the page out first; mmirror has no
- *                           migration yet).
- *   MEMORY_DEVICE_PRIVATE   not CPU-addressable: entries are device-private
- *                           swap entries and a CPU fault calls
- *                           ops->migrate_to_ram().  Declared for a later
- *                           session (it needs non-present entry handling):
- *                           memremap_pages() returns -EOPNOTSUPP for it.
+ *                           migrates the page out first; mmirror does not).
+ *   MEMORY_DEVICE_PRIVATE   not CPU-addressable (docs/devmem.md): mapped by
+ *                           device-private swap entries, which hold the
+ *                           page's reference and mapcount like a present
+ *                           PTE; a CPU touch faults and calls
+ *                           ops->migrate_to_ram(); pages move in and out
+ *                           with migrate_vma_*() / migrate_device_*()
+ *                           (migrate.h).  ops->page_free and
+ *                           ops->migrate_to_ram are required.
  *
  * Page references (the kernel's model up to 6.14 for GENERIC/FS_DAX): a
  * page of a live pgmap is idle at _refcount 1, the pgmap's own reference.
  * Devmap entries are _PAGE_SPECIAL|_PAGE_DEVMAP (pte_mkdevmap) and hold no
  * reference and no mapcount (the kernel's vm_normal_page() returns NULL
  * for them too, so zap, fork and exit drop nothing).  GUP takes references
- * above 1.  ops->page_free is not called for these types (the kernel calls
- * it when a page drops back to idle; mmirror's put_page() has no devmap
- * hook, docs/memremap.md).
+ * above 1.  ops->page_free is not called for these types.
+ *
+ * Device-private pages (the kernel's model since 6.1): a page is FREE at
+ * _refcount 0 and belongs to the driver's own allocator.  The driver takes
+ * one with zone_device_page_init() (reference 1, page locked, one pgmap
+ * reference held by the page); the last put_page() calls ops->page_free()
+ * (the driver puts it back on its free list) and drops that pgmap
+ * reference.  Such a page is anonymous memory like the page it replaced:
+ * ->mapping is the anon_vma, ->index its linear index, so the reverse map
+ * finds its device-private entries.  It is never on the LRU, never
+ * swapped, never pinned (GUP faults it back to system memory first).
  *
  * Lifetime: pgmap->ref is a percpu_ref-like count: one base reference from
- * memremap_pages(), one per get_dev_pagemap() holder.  memunmap_pages():
+ * memremap_pages(), one per get_dev_pagemap() holder and one per
+ * allocated device-private page.  memunmap_pages():
  *
- *   1. kill the ref: get_dev_pagemap() fails from now on;
- *   2. wait until every get_dev_pagemap() holder has put its reference;
+ *   1. kill the ref: get_dev_pagemap() and zone_device_page_init() fail
+ *      from now on;
+ *   2. wait until every holder has put its reference (device-private:
+ *      until every page is free again - the driver must migrate them all
+ *      out first, migrate_device_range(), or this waits for ever);
  *   3. zap every mapping of the range in every mm that mapped it (the
  *      "global zap", like unmap_mapping_range() on the device inode),
  *      bracketed by mmu notifiers, and flush those mms' TLBs: the flush
  *      waits for IRQ-off sections, so no GUP-fast is still reading an
- *      entry that pointed into the range;
+ *      entry that pointed into the range (not for device-private: a free
+ *      page has no entry left);
  *   4. wait until every page is idle again (GUP holders released theirs);
  *   5. unlist the pgmap and give the frames back to the allocator: each
  *      frame's generation moves (page.h), so any later touch through a
@@ -87,10 +102,23 @@ static inline u64 range_len(const struct range *r)
 struct vm_fault;
 
 struct dev_pagemap_ops {
-	/* A page dropped back to idle.  Device-private only (later). */
+	/*
+	 * Device-private: the last reference on @page was put; the page is
+	 * free (_refcount 0, ->mapping cleared) and the driver's again.
+	 * Context: any put_page() caller: may hold spinlocks, IRQs may be
+	 * off; must not sleep.
+	 */
 	void (*page_free)(struct page *page);
-	/* A CPU touched a device-private entry: migrate the page back to
-	 * system memory.  Device-private only (later). */
+	/*
+	 * Device-private: a CPU access found a device-private entry of this
+	 * pgmap.  vmf->page is the device page, locked and referenced by the
+	 * fault path (which unlocks and puts it after the call); the driver
+	 * migrates at least that page back with migrate_vma_setup(.flags =
+	 * MIGRATE_VMA_SELECT_DEVICE_PRIVATE, .fault_page = vmf->page,
+	 * .pgmap_owner = its owner) and returns 0 (the access retries), or
+	 * VM_FAULT_SIGBUS / VM_FAULT_OOM.
+	 * Context: mmap_lock of vmf->vma->vm_mm held for read; may sleep.
+	 */
 	vm_fault_t (*migrate_to_ram)(struct vm_fault *vmf);
 };
 
@@ -174,11 +202,15 @@ static inline bool is_fsdax_page(const struct page *page)
  * them, makes each page PG_devmap, idle (_refcount 1) and ->pgmap = @pgmap,
  * sets pgmap->range and lists the pgmap for get_dev_pagemap().
  *
+ * Device-private pages start free instead (_refcount 0): the driver
+ * hands them out with zone_device_page_init().
+ *
  * Context: may sleep.  Return: the host address of the memory (the
  * kernel's direct map), or ERR_PTR(-EINVAL) (NULL @pgmap, bad type,
- * nr_pages 0 or above 2^MAX_PAGE_ORDER, pgmap already used),
- * ERR_PTR(-EOPNOTSUPP) (MEMORY_DEVICE_PRIVATE, not modelled yet), or
- * ERR_PTR(-ENOMEM) (no block that large; nothing changed).
+ * nr_pages 0 or above 2^MAX_PAGE_ORDER, pgmap already used, a
+ * device-private pgmap without ops->page_free, ops->migrate_to_ram or
+ * an owner),
+ * or ERR_PTR(-ENOMEM) (no block that large; nothing changed).
  */
 void *memremap_pages(struct dev_pagemap *pgmap);
 
@@ -223,6 +255,20 @@ struct dev_pagemap *get_dev_pagemap(unsigned long pfn,
  * memunmap_pages().
  */
 void put_dev_pagemap(struct dev_pagemap *pgmap);
+
+/**
+ * zone_device_page_init() - the driver's allocator hands out @page.
+ * @page: a free (_refcount 0) page of a live device-private pgmap.
+ *
+ * Takes a pgmap reference for the page, sets _refcount to 1 and locks the
+ * page (migrate_vma_pages() wants destination pages locked; finalize
+ * unlocks them).  The page is then the caller's until it puts it or a
+ * migration maps it.
+ * Context: may sleep (the page lock).  Return: 0; -ENODEV (the pgmap is
+ * dying: memunmap_pages() began; nothing changed); -EINVAL (not a free
+ * device-private page: WARN).
+ */
+int zone_device_page_init(struct page *page);
 
 /**
  * put_devmap_page() - drop a FOLL_GET reference on a device page.

@@ -164,6 +164,19 @@ static inline void mmap_assert_write_locked(struct mm_struct *mm)
 #define FAULT_FLAG_REMOTE 0x80 /* on behalf of another mm's user (GUP) */
 #define FAULT_FLAG_KNOWN (FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE)
 
+/*
+ * One fault as the handlers see it (the kernel's struct vm_fault, the
+ * fields mmirror uses).  Drivers meet it in dev_pagemap_ops.migrate_to_ram.
+ */
+struct vm_fault {
+	struct vm_area_struct *vma;
+	unsigned long address; /* page aligned */
+	unsigned int flags; /* FAULT_FLAG_* */
+	pmd_t *pmd;
+	pte_t orig_pte; /* the entry the decision is based on */
+	struct page *page; /* device-private fault: the page (locked, ref) */
+};
+
 typedef unsigned int vm_fault_t;
 #define VM_FAULT_OOM 0x000001
 #define VM_FAULT_SIGBUS 0x000002
@@ -231,8 +244,10 @@ int mm_map_page(struct mm_struct *mm, unsigned long addr, struct page *page,
  * Return: 0 and the pfn and entry value of the 4 KiB page at @addr (inside
  * a huge leaf: the pfn of that subpage); -ENOENT if nothing present maps it.
  * A device-exclusive entry (exclusive.h) is reported as a present,
- * writable mapping of its pfn: the page is still this va's, lent to a
- * device (the oracle compares device accesses against this).
+ * writable mapping of its pfn, and a device-private entry (memremap.h) as
+ * a present mapping of its pfn, writable if the entry is: the page is
+ * still this va's, held by a device (the oracle compares device accesses
+ * against this).
  */
 int follow_pte_pfn(struct mm_struct *mm, unsigned long addr, unsigned long *pfn,
 		   u64 *entry);

@@ -88,6 +88,11 @@ struct page {
 	unsigned long private;
 	struct dev_pagemap *pgmap;
 	unsigned long gen; /* bumped at every free (oracle) */
+	/* mmirror only: a device migration's state for this source page,
+	 * from migrate_vma_setup() to _finalize() (page locked meanwhile;
+	 * src/mm/migrate_device.c).  The kernel walks the reverse map again
+	 * instead. */
+	void *migration;
 };
 
 /* --- the arena ---------------------------------------------------------- */
@@ -241,6 +246,16 @@ void get_page(struct page *page);
 bool get_page_unless_zero(struct page *page);
 /* Drop a reference; the last one frees the (compound) page. */
 void put_page(struct page *page);
+
+/*
+ * The page lock (PG_locked as a sleeping lock; src/mm/swap.c): swap I/O,
+ * migration and device-exclusive/device-private handshakes hold it.
+ * Lock order: mmap_lock -> page lock -> PTE lock.  lock_page() may sleep;
+ * trylock_page() never does.
+ */
+bool trylock_page(struct page *page);
+void lock_page(struct page *page);
+void unlock_page(struct page *page);
 
 /* --- the allocator ----------------------------------------------------- */
 

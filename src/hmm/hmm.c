@@ -39,9 +39,12 @@
  * invariant that makes the restart correct: every word below hw->last
  * holds an output, every word from hw->last on still holds its input.
  *
- * dev_private_owner is unused: device-private entries come in a later
- * issue.  Until then every non-present software entry is "not mapped":
- * faulted if requested, else 0.  For swap entries that is the kernel's
+ * Device-private entries of range->dev_private_owner are reported as
+ * their device page (VALID, WRITE if the entry is), never faulted, even
+ * when a write is asked of a read-only one (the kernel's rule: the driver
+ * owns that page and decides).  Every other non-present software entry
+ * is "not mapped": faulted if requested, else 0.  For another owner's
+ * device-private page the fault migrates it back (migrate_to_ram).  For swap entries that is the kernel's
  * answer (handle_mm_fault swaps the page in); for a migration entry the
  * fault waits until the migration ends (migration_entry_wait) and the
  * walk restarts: the kernel waits and returns -EBUSY (a restart) in
@@ -49,6 +52,7 @@
  * notifier sequence too, so the caller then sees -EBUSY and retries).
  */
 #include <mmirror/hmm.h>
+#include <mmirror/memremap.h>
 #include <mmirror/mm.h>
 #include <mmirror/pagewalk.h>
 #include "base/trace.h"
@@ -285,10 +289,75 @@ static int hmm_pud_entry(pud_t pud, pud_t *pudp, unsigned long addr,
 	return hmm_report(hw, walk, addr, next, flags, pfn);
 }
 
+/* Is @pfn a device-private page of the caller (range->dev_private_owner)? */
+static bool hmm_owns(const struct hmm_range *range, unsigned long pfn)
+{
+	struct dev_pagemap *pgmap;
+	bool own;
+
+	if (!range->dev_private_owner)
+		return false;
+	/*
+	 * The entry was read without the PTE lock: the page may have left
+	 * since, even the pgmap.  A reference on a live pgmap makes ->owner
+	 * safe to read; a dying one's pages are being moved out anyway.
+	 */
+	pgmap = get_dev_pagemap(pfn, NULL);
+	own = pgmap && pgmap->owner == range->dev_private_owner;
+	put_dev_pagemap(pgmap);
+	return own;
+}
+
+/*
+ * hmm_pte_flags() - the CPU flags of PTE value @v, its pfn in *@pfn.
+ * *@own is set for a device-private page of the caller: reported VALID
+ * (WRITE if its entry is) and never faulted, whatever was asked (the
+ * kernel decides it before it looks at the request).  Other
+ * device-private entries are "not mapped": faulted if asked, which calls
+ * the owner's migrate_to_ram().
+ */
+static unsigned long hmm_pte_flags(const struct hmm_walk *hw, u64 v,
+				   unsigned long *pfn, bool *own)
+{
+	swp_entry_t e = pte_to_swp_entry(__pte(v));
+
+	*own = false;
+	*pfn = (v & PTE_PFN_MASK) >> PAGE_SHIFT;
+	if (!is_swap_pte(__pte(v)) || !is_device_private_entry(e))
+		return hmm_leaf_flags(v, 0);
+	*pfn = swp_offset(e);
+	if (!hmm_owns(hw->range, *pfn))
+		return 0;
+	*own = true;
+	return HMM_PFN_VALID |
+	       (is_writable_device_private_entry(e) ? HMM_PFN_WRITE : 0);
+}
+
+/* A special entry that is not a page: pfnmap (not the zero page, not
+ * device memory mapped with devmap entries, which is reported). */
+static bool hmm_pte_unmirrorable(u64 v)
+{
+	return (v & _PAGE_PRESENT) && (v & _PAGE_SPECIAL) &&
+	       !(v & _PAGE_DEVMAP) &&
+	       !is_zero_pfn((v & PTE_PFN_MASK) >> PAGE_SHIFT);
+}
+
+/* Does the page at @p (PTE value @v) need a fault?  0 for our own pages. */
+static unsigned int hmm_pte_need_fault(const struct hmm_walk *hw, u64 v,
+				       unsigned long in)
+{
+	unsigned long pfn;
+	bool own;
+	unsigned long flags = hmm_pte_flags(hw, v, &pfn, &own);
+
+	return own ? 0 : hmm_need_fault(hw, in, flags);
+}
+
 /*
  * The PTEs of one table, reached through the PMD snapshot @pmd.  Each PTE
  * is read once; the zero page reports VALID read-only (a write request
- * faults it: COW), other special entries (pfnmap) are errors.
+ * faults it: COW), devmap entries report their device page, other special
+ * entries (pfnmap) are errors.
  */
 static int hmm_pte_table(struct hmm_walk *hw, struct mm_walk *walk, pmd_t pmd,
 			 unsigned long addr, unsigned long end)
@@ -300,18 +369,19 @@ static int hmm_pte_table(struct hmm_walk *hw, struct mm_walk *walk, pmd_t pmd,
 
 	for (i = 0; i < n; i++) {
 		u64 v = pte_val(ptep_get(ptep + i));
-		unsigned long flags = hmm_leaf_flags(v, 0);
+		unsigned long pfn;
+		bool own;
+		unsigned long flags = hmm_pte_flags(hw, v, &pfn, &own);
 
-		if (unlikely((v & _PAGE_SPECIAL) && (flags & HMM_PFN_VALID) &&
-			     !is_zero_pfn((v & PTE_PFN_MASK) >> PAGE_SHIFT))) {
+		if (unlikely(hmm_pte_unmirrorable(v))) {
 			if (hmm_need_fault(hw, p[i], 0))
 				return -EFAULT;
 			p[i] = HMM_PFN_ERROR;
 			continue;
 		}
-		if (hw->may_fault && hmm_need_fault(hw, p[i], flags))
+		if (hw->may_fault && !own && hmm_need_fault(hw, p[i], flags))
 			goto fault;
-		p[i] = flags ? ((v & PTE_PFN_MASK) >> PAGE_SHIFT) | flags : 0;
+		p[i] = flags ? pfn | flags : 0;
 	}
 	return 0;
 
@@ -322,8 +392,7 @@ fault:
 	hw->last = addr + (i << PAGE_SHIFT);
 	for (j = i; j < n; j++) {
 		u64 v = pte_val(ptep_get(ptep + j));
-		unsigned int need =
-			hmm_need_fault(hw, p[j], hmm_leaf_flags(v, 0));
+		unsigned int need = hmm_pte_need_fault(hw, v, p[j]);
 		int ret;
 
 		if (!need)

@@ -253,25 +253,33 @@ u64 copy_device_exclusive(struct vm_area_struct *dst_vma, u64 *src, u64 old,
 }
 
 /**
- * device_exclusive_follow() - follow_pte_pfn() on an exclusive entry
+ * device_entry_follow() - follow_pte_pfn() on a device entry
  * @entry: a non-present PTE value
  * @pfn: out, the page it names
  * @out: out, the entry as the owning device may use it
  *
- * The frame is still this va's: the device holding the entry may read and
- * write it (the oracle judges device accesses by this lookup), so it is
- * reported as a present, writable user entry.
- * Return: true if @entry is an exclusive entry (then @pfn and @out set).
+ * The frame of a device-exclusive or a device-private entry is still this
+ * va's: the device holding it may read it, and write it if the entry
+ * allows (an exclusive entry always, a device-private one if WRITE).  The
+ * oracle judges device accesses by this lookup, so it is reported as a
+ * present user entry of that frame.
+ * Return: true if @entry is such an entry (then @pfn and @out set).
  */
-bool device_exclusive_follow(u64 entry, unsigned long *pfn, u64 *out)
+bool device_entry_follow(u64 entry, unsigned long *pfn, u64 *out)
 {
 	swp_entry_t e = { entry };
+	bool write;
 
-	if (!entry || (entry & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
-	    !is_device_exclusive_entry(e))
+	if (!entry || (entry & (_PAGE_PRESENT | _PAGE_PROTNONE)))
+		return false;
+	if (is_device_exclusive_entry(e))
+		write = true;
+	else if (is_device_private_entry(e))
+		write = is_writable_device_private_entry(e);
+	else
 		return false;
 	*pfn = swp_offset(e);
-	*out = ((u64)*pfn << PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_RW |
-	       _PAGE_USER;
+	*out = ((u64)*pfn << PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_USER |
+	       (write ? _PAGE_RW : 0);
 	return true;
 }

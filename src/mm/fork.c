@@ -58,6 +58,33 @@ static u64 copy_pinned_page(struct vm_area_struct *dst_vma, u64 old,
 }
 
 /*
+ * A device-private entry: both mms share the device page (one more
+ * reference and mapcount, as for a present page) and neither may write it
+ * any more, so the parent's entry becomes READ too (the kernel's
+ * copy_nonpresent_pte; every VMA fork copies is private: COW).  A write
+ * then faults, migrates the page back to system memory for both and
+ * breaks COW there.  Not present: no parent TLB to flush; the owning
+ * device lost its mapping in fork's PROTECTION_PAGE invalidation.
+ * Device-private pages are never pinned, so never copied here.
+ */
+static u64 copy_device_private(u64 *src, u64 old, long *rss)
+{
+	swp_entry_t entry = { old };
+	struct page *page = pfn_swap_entry_to_page(entry);
+
+	get_page(page);
+	atomic_inc(&page->_mapcount);
+	if (PageAnonExclusive(page))
+		ClearPageAnonExclusive(page);
+	*rss += 1;
+	if (is_writable_device_private_entry(entry)) {
+		entry = swp_entry(SWP_DEVICE_PRIVATE_READ, swp_offset(entry));
+		pt_word_store(src, entry.val);
+	}
+	return entry.val;
+}
+
+/*
  * A software entry (source PTE lock held): the child gets the same entry;
  * the dispatch on its type.  Device entries plug in here.
  */
@@ -92,6 +119,9 @@ static u64 copy_nonpresent(struct vm_area_struct *dst_vma, u64 *src, u64 old,
 	case SWP_DEVICE_EXCLUSIVE:
 		/* Restored (read-only) and shared like a present page. */
 		return copy_device_exclusive(dst_vma, src, old, rss);
+	case SWP_DEVICE_PRIVATE_READ:
+	case SWP_DEVICE_PRIVATE_WRITE:
+		return copy_device_private(src, old, rss);
 	default:
 		WARN_ON_ONCE(1);
 		return 0;

@@ -346,10 +346,19 @@ static inline swp_entry_t page_swap_entry(const struct page *page)
 	return (swp_entry_t){ READ_ONCE(page->private) };
 }
 
-/* PG_locked as a sleeping lock (swap.c).  Lock order: see swap.c. */
-bool trylock_page(struct page *page);
-void lock_page(struct page *page);
-void unlock_page(struct page *page);
+/* trylock_page/lock_page/unlock_page: page.h (the lock is in swap.c). */
+
+/*
+ * walk_alloc_pte_lock() - the PTE for @addr, locked, whatever it holds;
+ * missing levels are allocated (memory.c).  Return: the PTE (release with
+ * pte_unmap_unlock(pte, *@ptl)), or NULL with *@err -ENOMEM, or -EBUSY if
+ * a huge leaf maps @addr.  Context: mmap_lock held.
+ */
+pte_t *walk_alloc_pte_lock(struct mm_struct *mm, unsigned long addr,
+			   spinlock_t **ptl, int *err);
+
+/* The last reference on a device-private page went (memremap.c). */
+void free_zone_device_page(struct page *page);
 
 /* Another swap entry now names @entry's slot (fork).  0 or -EINVAL. */
 int swap_duplicate(swp_entry_t entry);
@@ -445,7 +454,8 @@ vm_fault_t remove_device_exclusive_entry(struct vm_area_struct *vma, pmd_t *pmd,
 /* Fork: restore the parent's entry @src (read-only, shared); the child's. */
 u64 copy_device_exclusive(struct vm_area_struct *dst_vma, u64 *src, u64 old,
 			  long *rss);
-/* follow_pte_pfn() of an exclusive entry: its pfn, reported present. */
-bool device_exclusive_follow(u64 entry, unsigned long *pfn, u64 *out);
+/* follow_pte_pfn() of a device-exclusive or device-private entry: its
+ * pfn, reported present (writable if the device may write it). */
+bool device_entry_follow(u64 entry, unsigned long *pfn, u64 *out);
 
 #endif /* MMIRROR_MM_INTERNAL_H */

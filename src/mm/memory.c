@@ -29,6 +29,7 @@
  * Lock order: mmap_lock -> page_table_lock -> PTE lock -> shmem object lock.
  */
 #include <string.h>
+#include <mmirror/memremap.h>
 #include "base/check_hooks.h"
 #include "base/trace.h"
 #include "internal.h"
@@ -51,8 +52,9 @@ void anon_page_init(struct page *page, struct vm_area_struct *vma,
 	/* Written before the entry that maps the page is published (release
 	 * store), read by rmap walkers after they find it (acquire). */
 	WRITE_ONCE(page->mapping, vma->vm_mm->anon_vma);
-	if (!PageHead(page))
-		lru_add(page); /* THPs are not reclaimed: no LRU */
+	/* THPs are not reclaimed, device-private pages never: no LRU. */
+	if (!PageHead(page) && !PageDevmap(page))
+		lru_add(page);
 }
 
 static int rss_member(const struct page *page)
@@ -107,14 +109,6 @@ static pte_t pte_for(struct vm_area_struct *vma, struct page *page, bool write)
 }
 
 /* --- PTE-level faults ----------------------------------------------------------- */
-
-struct vm_fault {
-	struct vm_area_struct *vma;
-	unsigned long address; /* page aligned */
-	unsigned int flags;
-	pmd_t *pmd;
-	pte_t orig_pte; /* the entry the decision is based on */
-};
 
 /* Lock the PTE of @vmf again; NULL (nothing held) if it changed. */
 static pte_t *vmf_relock(struct vm_fault *vmf, spinlock_t **ptl)
@@ -321,6 +315,39 @@ static vm_fault_t do_present_fault(struct vm_fault *vmf)
  * A software (swap-type) entry: the one dispatch on its type.  Migration,
  * device-private and device-exclusive entries plug in here.
  */
+/*
+ * A CPU touched a device-private entry: the page's driver moves it back to
+ * system memory (ops->migrate_to_ram) and the access retries.  As the
+ * kernel's do_swap_page: the page is referenced under the PTE lock (the
+ * entry's reference keeps it until then) and locked by trylock.  A page
+ * already locked is being migrated by someone else: we wait for that to
+ * end rather than spin (the kernel returns and refaults at once), then
+ * the retry sees the new entry.
+ */
+static vm_fault_t do_device_private_fault(struct vm_fault *vmf)
+{
+	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
+	struct page *page = pfn_swap_entry_to_page(entry);
+	vm_fault_t ret = 0;
+	spinlock_t *ptl;
+	pte_t *pte = vmf_relock(vmf, &ptl);
+
+	if (!pte)
+		return 0;
+	get_page(page);
+	pte_unmap_unlock(pte, ptl);
+	if (trylock_page(page)) {
+		vmf->page = page;
+		/* Our reference keeps the page, and so its pgmap, alive. */
+		ret = page->pgmap->ops->migrate_to_ram(vmf);
+		unlock_page(page);
+	} else {
+		wait_on_page_locked(page);
+	}
+	put_page(page);
+	return ret;
+}
+
 static vm_fault_t do_nonpresent_fault(struct vm_fault *vmf)
 {
 	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
@@ -338,6 +365,9 @@ static vm_fault_t do_nonpresent_fault(struct vm_fault *vmf)
 	case SWP_DEVICE_EXCLUSIVE:
 		return remove_device_exclusive_entry(
 			vmf->vma, vmf->pmd, vmf->address, vmf->orig_pte);
+	case SWP_DEVICE_PRIVATE_READ:
+	case SWP_DEVICE_PRIVATE_WRITE:
+		return do_device_private_fault(vmf);
 	default:
 		WARN_ON_ONCE(1);
 		return VM_FAULT_SIGBUS;
@@ -494,11 +524,14 @@ static void zap_nonpresent_pte(pte_t old, long *rss)
 		 * reference and mapcount; only the RSS it kept is ours. */
 		rss[rss_member(pfn_swap_entry_to_page(entry))]--;
 		break;
-	case SWP_DEVICE_EXCLUSIVE: {
+	case SWP_DEVICE_EXCLUSIVE:
+	case SWP_DEVICE_PRIVATE_READ:
+	case SWP_DEVICE_PRIVATE_WRITE: {
 		/*
 		 * The entry holds the mapping's mapcount and reference, as
-		 * the present PTE it replaced did.  No TLB holds it, so the
-		 * reference goes now, not through the gather (exclusive.c).
+		 * a present PTE does.  No TLB holds it, so the reference
+		 * goes now, not through the gather (a device-private page
+		 * then goes back to its driver: memremap.c).
 		 */
 		struct page *page = pfn_swap_entry_to_page(entry);
 
@@ -664,25 +697,37 @@ static pmd_t *walk_alloc_pmd(struct mm_struct *mm, unsigned long addr)
 	return pmd_alloc(mm, pud, addr);
 }
 
+pte_t *walk_alloc_pte_lock(struct mm_struct *mm, unsigned long addr,
+			   spinlock_t **ptl, int *err)
+{
+	pmd_t *pmd = walk_alloc_pmd(mm, addr);
+	pte_t *pte;
+
+	*err = -ENOMEM;
+	if (!pmd)
+		return NULL;
+	pte = pte_alloc_map_lock(mm, pmd, addr, ptl);
+	/* -ENOMEM, or a huge leaf already maps @addr. */
+	if (!pte && pmd_leaf(pmdp_get(pmd)))
+		*err = -EBUSY;
+	return pte;
+}
+
 int mm_map_page(struct mm_struct *mm, unsigned long addr, struct page *page,
 		pgprot_t prot)
 {
 	spinlock_t *ptl;
 	pte_t *pte, entry;
-	pmd_t *pmd;
 	bool zero;
+	int err;
 
 	if (!mm || !page || PageTail(page) || !pfn_valid(page_to_pfn(page)) ||
 	    !IS_ALIGNED(addr, PAGE_SIZE) || addr >= mm->task_size ||
 	    !prot_valid(prot))
 		return -EINVAL;
-	pmd = walk_alloc_pmd(mm, addr);
-	if (!pmd)
-		return -ENOMEM;
-	pte = pte_alloc_map_lock(mm, pmd, addr, &ptl);
+	pte = walk_alloc_pte_lock(mm, addr, &ptl, &err);
 	if (!pte)
-		/* -ENOMEM, or a huge leaf already maps @addr. */
-		return pmd_leaf(pmdp_get(pmd)) ? -EBUSY : -ENOMEM;
+		return err;
 	if (!pte_none(ptep_get(pte))) {
 		pte_unmap_unlock(pte, ptl);
 		return -EBUSY;
@@ -709,9 +754,8 @@ int follow_pte_pfn(struct mm_struct *mm, unsigned long addr, unsigned long *pfn,
 	if (!mm || !pfn || !entry || addr >= mm->task_size)
 		return -EINVAL;
 	pt_walk_snapshot(mm, addr, &s);
-	/* The frame of a device-exclusive entry is still this va's. */
-	if (s.shift == PAGE_SHIFT &&
-	    device_exclusive_follow(s.entry, pfn, entry))
+	/* The frame of a device entry is still this va's (exclusive.c). */
+	if (s.shift == PAGE_SHIFT && device_entry_follow(s.entry, pfn, entry))
 		return 0;
 	/* PROT_NONE leaves are present to software: report them too. */
 	if (!(s.entry & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||

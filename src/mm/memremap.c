@@ -42,6 +42,7 @@
  * page release may wake it after the remover has returned and the driver
  * has freed the pgmap, without touching the pgmap.
  */
+#include "base/check_hooks.h"
 #include "base/trace.h"
 #include "internal.h"
 #include "memremap_internal.h"
@@ -122,6 +123,51 @@ void devmap_page_put_notify(void)
 	wake_up(&pgmap_wq);
 }
 
+int zone_device_page_init(struct page *page)
+{
+	struct dev_pagemap *pgmap;
+
+	if (WARN_ON(!page || !PageDevmap(page) ||
+		    !is_device_private_page(page) || page_ref_count(page)))
+		return -EINVAL;
+	pgmap = page->pgmap;
+	/* The page's pgmap reference: memunmap_pages() waits for it. */
+	if (!pgmap_tryget_live(pgmap))
+		return -ENODEV;
+	atomic_set(&page->_refcount, 1);
+	/* Uncontended: nobody else can reach a free page. */
+	lock_page(page);
+	return 0;
+}
+
+/*
+ * free_zone_device_page() - put_page() dropped the last reference on a
+ * device-private page: hand it back to its driver (the kernel's
+ * free_zone_device_folio).  Everything the page carried is cleared first:
+ * once ops->page_free() has it on the driver's free list another thread
+ * may take it.  The generation moves as for a freed frame, so a device
+ * still using it through a stale translation is a use after free.
+ * Context: any put_page() caller; never sleeps.
+ */
+void free_zone_device_page(struct page *page)
+{
+	struct dev_pagemap *pgmap = page->pgmap;
+
+	check_hook_page_free(page, 0);
+	WARN_ON(page_mapcount(page) || atomic_read(&page->_pincount));
+	if (PageAnon(page) && page->mapping)
+		anon_vma_put(page->mapping);
+	/* Pairs with the oracle's READ_ONCE(gen) (check/access.c). */
+	WRITE_ONCE(page->gen, page->gen + 1);
+	WRITE_ONCE(page->flags, 1UL << PG_devmap);
+	page->mapping = NULL;
+	page->index = 0;
+	page->private = 0;
+	atomic_set(&page->_mapcount, -1);
+	pgmap->ops->page_free(page);
+	put_dev_pagemap(pgmap);
+}
+
 void put_devmap_page(struct page *page)
 {
 	if (WARN_ON(!page))
@@ -165,10 +211,18 @@ static int pgmap_check_args(struct dev_pagemap *pgmap)
 	/* A pgmap is used once: the driver allocates a new one per bind. */
 	if (READ_ONCE(pgmap->state) != PGMAP_UNUSED)
 		return -EINVAL;
-	/* Device-private needs non-present entries: a later session. */
-	if (pgmap->type == MEMORY_DEVICE_PRIVATE)
-		return -EOPNOTSUPP;
+	/* A device-private page is reached only through these two. */
+	if (pgmap->type == MEMORY_DEVICE_PRIVATE &&
+	    (!pgmap->ops || !pgmap->ops->page_free ||
+	     !pgmap->ops->migrate_to_ram || !pgmap->owner))
+		return -EINVAL;
 	return 0;
+}
+
+/* The _refcount of a page nobody uses: 0 (free) for device-private. */
+static int pgmap_idle_ref(const struct dev_pagemap *pgmap)
+{
+	return pgmap->type == MEMORY_DEVICE_PRIVATE ? 0 : 1;
 }
 
 /* Make the frames device pages; give the block's excess back. */
@@ -180,12 +234,13 @@ static void pgmap_init_pages(struct dev_pagemap *pgmap, struct page *first)
 		struct page *page = first + i;
 
 		/* alloc_pages() gave the first page its reference. */
-		if (i)
-			atomic_set(&page->_refcount, 1);
+		atomic_set(&page->_refcount, 1);
 		if (i >= pgmap->nr_pages) {
 			__free_pages(page, 0);
 			continue;
 		}
+		/* Free device-private pages are the driver's (page.h). */
+		atomic_set(&page->_refcount, pgmap_idle_ref(pgmap));
 		page->pgmap = pgmap;
 		/* Before the pgmap is listed (pgmap_lock orders it) and before
 		 * any entry maps the page (release store of the PTE). */
@@ -230,10 +285,13 @@ static struct page *pgmap_page(struct dev_pagemap *pgmap, unsigned long i)
 /* Step 4's condition: only the idle reference left on every page. */
 static bool pgmap_pages_idle(struct dev_pagemap *pgmap)
 {
+	int idle = pgmap_idle_ref(pgmap);
+
 	for (unsigned long i = 0; i < pgmap->nr_pages; i++)
 		/* Acquire: pairs with the fully ordered RMW of the holder's
 		 * put_page(); its DMA happens before our free. */
-		if (atomic_read_acquire(&pgmap_page(pgmap, i)->_refcount) != 1)
+		if (atomic_read_acquire(&pgmap_page(pgmap, i)->_refcount) !=
+		    idle)
 			return false;
 	return true;
 }
@@ -249,6 +307,10 @@ static void pgmap_free_frames(struct dev_pagemap *pgmap, bool zapped)
 	for (unsigned long i = 0; i < pgmap->nr_pages; i++) {
 		struct page *page = pgmap_page(pgmap, i);
 
+		/* A free device-private page gets the reference the
+		 * allocator's free path drops. */
+		if (pgmap->type == MEMORY_DEVICE_PRIVATE)
+			atomic_set(&page->_refcount, 1);
 		WARN_ON(zapped && page_ref_count(page) != 1);
 		__free_pages(page, 0);
 	}

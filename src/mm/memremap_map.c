@@ -68,29 +68,17 @@ void pgmap_drop_mappers(struct dev_pagemap *pgmap)
 
 /* --- inserting devmap entries ------------------------------------------- */
 
-static pmd_t *devmap_alloc_pmd(struct mm_struct *mm, unsigned long addr)
-{
-	pgd_t *pgd = pgd_offset(mm, addr);
-	p4d_t *p4d = p4d_alloc(mm, pgd, addr);
-	pud_t *pud = p4d ? pud_alloc(mm, p4d, addr) : NULL;
-
-	return pud ? pmd_alloc(mm, pud, addr) : NULL;
-}
-
 /* Install one devmap PTE; -EBUSY if something is there, -ENOMEM. */
 static int devmap_insert_pte(struct vm_area_struct *vma, unsigned long addr,
 			     unsigned long pfn)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	pmd_t *pmd = devmap_alloc_pmd(mm, addr);
-	pte_t *pte, entry;
 	spinlock_t *ptl;
+	pte_t *pte, entry;
+	int err;
 
-	if (!pmd)
-		return -ENOMEM;
-	pte = pte_alloc_map_lock(mm, pmd, addr, &ptl);
+	pte = walk_alloc_pte_lock(vma->vm_mm, addr, &ptl, &err);
 	if (!pte)
-		return pmd_leaf(pmdp_get(pmd)) ? -EBUSY : -ENOMEM;
+		return err;
 	if (!pte_none(ptep_get(pte))) {
 		pte_unmap_unlock(pte, ptl);
 		return -EBUSY;

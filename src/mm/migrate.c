@@ -52,6 +52,7 @@
 #include <mmirror/migrate.h>
 #include "base/trace.h"
 #include "internal.h"
+#include "migrate_internal.h"
 
 /* Attempts per page of vm_migrate_range() that return -EAGAIN. */
 #define MIGRATE_RETRIES 3
@@ -61,19 +62,6 @@
 void (*migrate_test_pause)(struct page *page);
 
 static atomic_long_t nr_succeeded, nr_failed, nr_refused_pinned, nr_waits;
-
-struct migrate_target {
-	struct mm_struct *mm; /* mmgrab()'ed */
-	unsigned long addr;
-	bool locked; /* we hold mm's mmap_lock for read (first of its mm) */
-	bool installed; /* our migration entry was installed here */
-};
-
-struct migration {
-	struct page *old, *new;
-	struct migrate_target *t;
-	int nr, cap;
-};
 
 /* ==== step 1: targets and their mmap_locks =============================== */
 
@@ -102,6 +90,10 @@ static int migrate_collect(struct migration *m)
 	struct rmap_target batch[MIGRATE_BATCH];
 	int n, skip = 0;
 
+	/* A device page its driver holds but never mapped has no rmap. */
+	if (!av)
+		return 0;
+
 	do {
 		n = rmap_collect(m->old, av, skip, batch, MIGRATE_BATCH);
 		if (migrate_grow(m, n)) {
@@ -125,7 +117,8 @@ static int migrate_lock_mms(struct migration *m)
 
 		for (int j = 0; j < i && !seen; j++)
 			seen = m->t[j].mm == m->t[i].mm;
-		if (seen)
+		/* The caller's own lock (device migration) is not ours. */
+		if (seen || m->t[i].mm == m->held)
 			continue;
 		/* Trylock: we hold the page lock (file comment). */
 		if (!mmap_read_trylock(m->t[i].mm))
@@ -135,7 +128,7 @@ static int migrate_lock_mms(struct migration *m)
 	return 0;
 }
 
-static void migrate_release(struct migration *m)
+void migrate_release(struct migration *m)
 {
 	for (int i = 0; i < m->nr; i++) {
 		if (m->t[i].locked)
@@ -143,6 +136,8 @@ static void migrate_release(struct migration *m)
 		mmdrop(m->t[i].mm);
 	}
 	kfree(m->t);
+	m->t = NULL;
+	m->nr = m->cap = 0;
 }
 
 /* The PMD of @t if its VMA still maps the page there (mmap_lock held). */
@@ -160,12 +155,26 @@ static pmd_t *migrate_target_pmd(struct migration *m, struct migrate_target *t,
 
 /* ==== step 2: try_to_migrate ============================================= */
 
-/* Clear the PTE at @pte (locked) and install the migration entry. */
+/*
+ * Does @v map @page: a present PTE of it, or a device-private entry of it
+ * (which holds the mapping's reference and mapcount like a present PTE)?
+ */
+static bool migrate_pte_maps(pte_t v, struct page *page)
+{
+	swp_entry_t e = pte_to_swp_entry(v);
+
+	if (pte_present(v))
+		return pte_pfn(v) == page_to_pfn(page);
+	return is_swap_pte(v) && is_device_private_entry(e) &&
+	       swp_offset(e) == page_to_pfn(page);
+}
+
+/* Clear the entry at @pte (locked) and install the migration entry. */
 static int migrate_install(struct vm_area_struct *vma, pte_t *pte,
 			   unsigned long addr, struct page *page)
 {
-	unsigned int type;
 	pte_t old = ptep_get_and_clear(pte);
+	bool write;
 
 	/* After the clear (fully ordered): a GUP-fast pin that missed the
 	 * clear is visible here; one that comes later backs off. */
@@ -174,15 +183,22 @@ static int migrate_install(struct vm_area_struct *vma, pte_t *pte,
 		atomic_long_inc(&nr_refused_pinned);
 		return -EAGAIN;
 	}
-	flush_tlb_page(vma, addr);
-	if (pte_dirty(old))
-		SetPageDirty(page);
-	type = pte_write(old) ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ;
-	set_pte(pte, swp_entry_to_pte(swp_entry(type, page_to_pfn(page))));
+	if (pte_present(old)) {
+		flush_tlb_page(vma, addr);
+		if (pte_dirty(old))
+			SetPageDirty(page);
+		write = pte_write(old);
+	} else {
+		/* Device-private: no TLB ever held it. */
+		write = is_writable_device_private_entry(pte_to_swp_entry(old));
+	}
+	set_pte(pte, swp_entry_to_pte(swp_entry(write ? SWP_MIGRATION_WRITE :
+							SWP_MIGRATION_READ,
+						page_to_pfn(page))));
 	/* The RSS stays: the entry counts as the page (zap drops it). */
 	atomic_dec(&page->_mapcount);
 	trace_event(TR_PTE, "pte %#lx := migration %s pfn %#lx", addr,
-		    type == SWP_MIGRATION_WRITE ? "w" : "r", page_to_pfn(page));
+		    write ? "w" : "r", page_to_pfn(page));
 	return 0;
 }
 
@@ -198,12 +214,12 @@ static int migrate_unmap_one(struct migration *m, struct migrate_target *t)
 	if (!pmd)
 		return 0;
 	mmu_notifier_range_init_owner(&range, MMU_NOTIFY_MIGRATE, 0, t->mm,
-				      t->addr, t->addr + PAGE_SIZE, NULL);
+				      t->addr, t->addr + PAGE_SIZE, m->owner);
 	mmu_notifier_invalidate_range_start(&range);
 	pte = pte_offset_map_lock(t->mm, pmd, t->addr, &ptl);
 	if (pte) {
 		v = ptep_get(pte);
-		if (pte_present(v) && pte_pfn(v) == page_to_pfn(m->old)) {
+		if (migrate_pte_maps(v, m->old)) {
 			ret = migrate_install(vma, pte, t->addr, m->old);
 			t->installed = !ret;
 		}
@@ -219,7 +235,7 @@ static int migrate_unmap_one(struct migration *m, struct migrate_target *t)
 
 /* Give @new the identity of @old (both exclusively ours: no PTE maps
  * @new yet, and @old is locked and unmapped). */
-static void migrate_page_state(struct page *new, struct page *old)
+void migrate_page_state(struct page *new, struct page *old)
 {
 	static const int moved[] = { PG_anon,  PG_swapbacked, PG_anon_exclusive,
 				     PG_dirty, PG_referenced, PG_uptodate };
@@ -233,10 +249,38 @@ static void migrate_page_state(struct page *new, struct page *old)
 	/* Published before a PTE maps @new (set_pte is a release store);
 	 * read by rmap walkers after they find the page (acquire). */
 	WRITE_ONCE(new->mapping, old->mapping);
-	lru_add(new);
+	/* Device-private pages are never on the LRU (memremap.h). */
+	if (!PageDevmap(new))
+		lru_add(new);
 }
 
-/* Replace our migration entry at @t by a PTE of @dst (new or old page). */
+/*
+ * The entry that replaces migration entry @entry for @dst: a device-private
+ * entry for a device-private page, else a present PTE; writable if the old
+ * mapping was and the VMA still allows it (mprotect may have run since).
+ */
+static pte_t migrate_entry_for(struct vm_area_struct *vma, swp_entry_t entry,
+			       struct page *dst)
+{
+	bool write = is_writable_migration_entry(entry) &&
+		     (vma->vm_flags & VM_WRITE);
+	pte_t new;
+
+	if (is_device_private_page(dst))
+		return swp_entry_to_pte(
+			swp_entry(write ? SWP_DEVICE_PRIVATE_WRITE :
+					  SWP_DEVICE_PRIVATE_READ,
+				  page_to_pfn(dst)));
+	new = pte_mkyoung(mk_pte(dst, vma->vm_page_prot));
+	if (write) {
+		new = pte_mkwrite(new);
+		if (PageDirty(dst))
+			new = pte_mkdirty(new);
+	}
+	return new;
+}
+
+/* Replace our migration entry at @t by an entry of @dst (new or old). */
 static void migrate_remove_one(struct migration *m, struct migrate_target *t,
 			       struct page *dst)
 {
@@ -260,49 +304,66 @@ static void migrate_remove_one(struct migration *m, struct migrate_target *t,
 		pte_unmap_unlock(pte, ptl);
 		return;
 	}
-	new = pte_mkyoung(mk_pte(dst, vma->vm_page_prot));
-	if (is_writable_migration_entry(entry) && (vma->vm_flags & VM_WRITE)) {
-		new = pte_mkwrite(new);
-		if (PageDirty(dst))
-			new = pte_mkdirty(new);
-	}
+	new = migrate_entry_for(vma, entry, dst);
 	get_page(dst);
 	atomic_inc(&dst->_mapcount);
 	set_pte(pte, new);
-	trace_event(TR_PTE, "pte %#lx := pfn %#lx (migrated%s)", t->addr,
-		    page_to_pfn(dst), pte_write(new) ? " w" : "");
+	trace_event(TR_PTE, "pte %#lx := %s %#lx (migrated%s)", t->addr,
+		    pte_present(new) ? "pfn" : "device-private",
+		    page_to_pfn(dst),
+		    pte_write(new) || (!pte_present(new) &&
+				       is_writable_device_private_entry(
+					       pte_to_swp_entry(new))) ?
+			    " w" :
+			    "");
 	pte_unmap_unlock(pte, ptl);
 }
 
 /* ==== one page ============================================================= */
 
+int migrate_unmap(struct migration *m)
+{
+	int ret = migrate_collect(m);
+
+	if (!ret)
+		ret = migrate_lock_mms(m);
+	for (int i = 0; i < m->nr && !ret; i++)
+		ret = migrate_unmap_one(m, &m->t[i]);
+	return ret;
+}
+
+bool migrate_refs_frozen(struct migration *m, int expected)
+{
+	/* Pairs with GUP-fast's reference before its PTE re-check: either
+	 * it saw our clear and drops its reference, or we see it here. */
+	smp_mb();
+	return !page_mapped(m->old) && page_ref_count(m->old) == expected;
+}
+
+void migrate_remap(struct migration *m, struct page *dst)
+{
+	for (int i = 0; i < m->nr; i++)
+		if (m->t[i].installed)
+			migrate_remove_one(m, &m->t[i], dst);
+}
+
 /* Steps 1-5 for m->old (locked, referenced once by us). */
 static int migrate_locked(struct migration *m)
 {
 	void (*pause)(struct page *);
-	int ret = migrate_collect(m);
-	int i;
+	int ret = migrate_unmap(m);
 
-	if (!ret)
-		ret = migrate_lock_mms(m);
-	for (i = 0; i < m->nr && !ret; i++)
-		ret = migrate_unmap_one(m, &m->t[i]);
 	/* Written by tests before they migrate. */
 	pause = READ_ONCE(migrate_test_pause);
 	if (!ret && pause)
 		pause(m->old);
-	/* Pairs with GUP-fast's reference before its PTE re-check: either
-	 * it saw our clear and drops its reference, or we see it here. */
-	smp_mb();
-	if (!ret && (page_mapped(m->old) || page_ref_count(m->old) != 1))
+	if (!ret && !migrate_refs_frozen(m, 1))
 		ret = -EAGAIN;
 	if (!ret) {
 		copy_user_page(m->new, m->old);
 		migrate_page_state(m->new, m->old);
 	}
-	for (i = 0; i < m->nr; i++)
-		if (m->t[i].installed)
-			migrate_remove_one(m, &m->t[i], ret ? m->old : m->new);
+	migrate_remap(m, ret ? m->old : m->new);
 	return ret;
 }
 

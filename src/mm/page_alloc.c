@@ -393,6 +393,11 @@ void put_page(struct page *page)
 	}
 	if (WARN_ON(ref < 0 || PageReserved(head)))
 		return;
+	/* Device-private frames belong to their pgmap, not to us. */
+	if (unlikely(PageDevmap(head) && is_device_private_page(head))) {
+		free_zone_device_page(head);
+		return;
+	}
 	free_block(head, compound_order(head));
 }
 

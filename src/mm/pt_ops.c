@@ -167,6 +167,16 @@ static long change_nonpresent(struct vm_area_struct *vma, u64 *entryp, u64 old)
 		entry = swp_entry(SWP_MIGRATION_READ, swp_offset(entry));
 		pt_word_store(entryp, entry.val);
 		return 1;
+	case SWP_DEVICE_PRIVATE_WRITE:
+		/*
+		 * Made read-only whatever the new protection, as Linux does
+		 * (change_pte_range: no protection check for it): a later
+		 * write faults, migrates the page back and is judged then.
+		 * The PROTECTION_VMA invalidation took the device's mapping.
+		 */
+		entry = swp_entry(SWP_DEVICE_PRIVATE_READ, swp_offset(entry));
+		pt_word_store(entryp, entry.val);
+		return 1;
 	case SWP_DEVICE_EXCLUSIVE:
 		/*
 		 * Kept as it is (Linux since 6.14): it carries no permission;

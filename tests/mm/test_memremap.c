@@ -4,10 +4,12 @@
  * reference's lifetime (get after kill fails, removal waits for holders
  * and for page references), the global zap (every mm, mremap'd entries,
  * the CPU's TLB), argument errors and allocation failure, and GUP on
- * device memory (FOLL_LONGTERM rules, both GUP-fast modes).
+ * device memory (FOLL_LONGTERM rules, both GUP-fast modes), and
+ * hmm_range_fault() reporting devmap entries as their device pages.
  */
 #include "mm_test_util.h"
 #include <mmirror/gup.h>
+#include <mmirror/hmm.h>
 #include <mmirror/kthread.h>
 #include <mmirror/memremap.h>
 #include "mm/memremap_internal.h"
@@ -89,7 +91,8 @@ static void test_bad_args(void **state)
 		{ MEMORY_DEVICE_GENERIC + 1, 1, -EINVAL },
 		{ MEMORY_DEVICE_GENERIC, 0, -EINVAL },
 		{ MEMORY_DEVICE_GENERIC, (1UL << MAX_PAGE_ORDER) + 1, -EINVAL },
-		{ MEMORY_DEVICE_PRIVATE, 1, -EOPNOTSUPP },
+		/* Without ops and owner (test_devpriv covers it with). */
+		{ MEMORY_DEVICE_PRIVATE, 1, -EINVAL },
 	};
 	struct mm_leak_check lc;
 	struct mm_struct *mm;
@@ -437,6 +440,62 @@ static void test_gup_modes(void **state)
 	mm_leak_check_end(&lc);
 }
 
+static bool hmm_inv(struct mmu_interval_notifier *mni,
+		    const struct mmu_notifier_range *range,
+		    unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmm_ops = {
+	.invalidate = hmm_inv,
+};
+
+/* A device mirroring device-dax memory sees the device's own pages. */
+static void test_hmm_devmap(void **state)
+{
+	struct mmu_interval_notifier mni;
+	struct mm_leak_check lc;
+	unsigned long pfns[3];
+	struct hmm_range r = { .notifier = &mni,
+			       .hmm_pfns = pfns,
+			       .default_flags =
+				       HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE };
+	struct mm_struct *mm;
+	long va;
+	int ret;
+
+	(void)state;
+	mm_leak_check_begin(&lc);
+	pgmap_new(MEMORY_DEVICE_GENERIC, 3);
+	mm = mm_with_devmap(3, &va);
+	assert_int_equal(mmu_interval_notifier_insert(&mni, mm, va,
+						      3 * PAGE_SIZE, &hmm_ops),
+			 0);
+	r.start = va;
+	r.end = va + 3 * PAGE_SIZE;
+	do {
+		r.notifier_seq = mmu_interval_read_begin(&mni);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&r);
+		mmap_read_unlock(mm);
+	} while (ret == -EBUSY);
+	assert_int_equal(ret, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pfns[i] & ~HMM_PFN_FLAGS,
+				 pgmap_pfn_first(&pgmap) + i);
+		assert_true(pfns[i] & HMM_PFN_VALID);
+		assert_true(pfns[i] & HMM_PFN_WRITE);
+	}
+	/* Reported, not referenced: the device pages stay idle. */
+	assert_int_equal(page_ref_count(pg(0)), 1);
+	mmu_interval_notifier_remove(&mni);
+	mm_exit(mm);
+	memunmap_pages(&pgmap);
+	mm_leak_check_end(&lc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_removal_zaps_everywhere),
 		cmocka_unit_test(test_gup_longterm),
 		cmocka_unit_test(test_gup_modes),
+		cmocka_unit_test(test_hmm_devmap),
 	};
 
 	/* Set physical memory up before the first leak-check snapshot. */
