@@ -340,6 +340,14 @@ static vm_fault_t do_device_private_fault(struct vm_fault *vmf)
 		vmf->page = page;
 		/* Our reference keeps the page, and so its pgmap, alive. */
 		ret = page->pgmap->ops->migrate_to_ram(vmf);
+		/*
+		 * The page came back from the device: progress for the
+		 * CPU's retry bound (cpu.c), like a swap-in, even if the
+		 * device takes it again before the access retries.  (Linux
+		 * does not count it as a major fault.)
+		 */
+		if (!ret)
+			ret = VM_FAULT_MAJOR;
 		unlock_page(page);
 	} else {
 		wait_on_page_locked(page);

@@ -8,11 +8,14 @@
  * device page read-only; mprotect; zap giving pages back to the driver;
  * eviction with migrate_device_range before memunmap_pages; what
  * hmm_range_fault reports for its owner and others; MIGRATE invalidations
- * carrying the owner; bad arguments.  Everything under the oracle.
+ * carrying the owner; bad arguments; a CPU thread and a migrating thread
+ * racing on the same pages (real threads).  Everything under the oracle.
  */
 #include "check_test_util.h"
 #include "mm_test_util.h"
+#include <mmirror/completion.h>
 #include <mmirror/hmm.h>
+#include <mmirror/kthread.h>
 #include <mmirror/memremap.h>
 #include <mmirror/migrate.h>
 #include "mm/internal.h"
@@ -481,6 +484,88 @@ static void test_hmm_owner(void **state)
 	cpu_destroy(cpu);
 }
 
+/* --- real threads: CPU accesses against migrations, both ways ---------- */
+
+#define RACE_ROUNDS 60
+
+static long race_a;
+static int race_done; /* WRITE_ONCE by the CPU thread when it is done */
+/* The first round meets device pages: on_device, then round_one. */
+static struct completion on_device, round_one;
+
+/*
+ * Each round: store the round in one word per page, read them back.
+ * Returns the number of wrong reads or failed accesses (no cmocka
+ * assertions off the main thread).
+ */
+static int race_cpu(void *arg)
+{
+	struct sim_cpu *cpu = cpu_create(MM);
+	int bad = 0;
+
+	wait_for_completion(&on_device);
+	for (u64 r = 1; r <= RACE_ROUNDS; r++) {
+		unsigned long off = 8 * (r % 8);
+		u64 v;
+
+		if (r == 2)
+			complete(&round_one);
+		for (int i = 0; i < NPAGES; i++)
+			bad += !!cpu_store_u64(cpu,
+					       race_a + i * PAGE_SIZE + off, r);
+		for (int i = 0; i < NPAGES; i++)
+			bad += cpu_load_u64(cpu, race_a + i * PAGE_SIZE + off,
+					    &v) ||
+			       v != r;
+	}
+	cpu_destroy(cpu);
+	/* Pairs with the READ_ONCE in the migrating thread. */
+	WRITE_ONCE(race_done, 1);
+	return bad;
+}
+
+/* Moves the whole range to the device and back until the CPU is done. */
+static int race_migrate(void *arg)
+{
+	unsigned long end = race_a + NPAGES * PAGE_SIZE;
+	long moved = 0;
+
+	mmap_read_lock(MM);
+	moved += migrate(MM, race_a, end, MIGRATE_VMA_SELECT_SYSTEM, NULL);
+	mmap_read_unlock(MM);
+	complete(&on_device);
+	wait_for_completion(&round_one);
+	while (!READ_ONCE(race_done)) {
+		mmap_read_lock(MM);
+		moved += migrate(MM, race_a, end, MIGRATE_VMA_SELECT_SYSTEM,
+				 NULL);
+		mmap_read_unlock(MM);
+		cond_resched();
+		mmap_read_lock(MM);
+		migrate(MM, race_a, end, MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+			NULL);
+		mmap_read_unlock(MM);
+	}
+	return moved > 0 ? 0 : -1;
+}
+
+static void test_race(void **state)
+{
+	struct task_struct *c, *m;
+
+	race_a = test_map(MM, NPAGES * PAGE_SIZE, RW, MAP_PRIVATE);
+	race_done = 0;
+	init_completion(&on_device);
+	init_completion(&round_one);
+	m = kthread_run(race_migrate, NULL, "migrate");
+	c = kthread_run(race_cpu, NULL, "cpu");
+	assert_int_equal(kthread_join(c), 0);
+	assert_int_equal(kthread_join(m), 0);
+	/* The CPU really met device pages (each round moves all of them). */
+	assert_true(D.to_ram > 0);
+	/* Whatever is still on the device is given back by the exit. */
+}
+
 static void test_bad_args(void **state)
 {
 	long a = test_map(MM, 2 * PAGE_SIZE, RW, MAP_PRIVATE);
@@ -526,6 +611,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_evict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hmm_owner, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	};
 
