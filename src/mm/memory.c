@@ -316,19 +316,43 @@ static vm_fault_t do_present_fault(struct vm_fault *vmf)
  * device-private and device-exclusive entries plug in here.
  */
 /*
+ * Did the driver's migrate_to_ram() move the page: is the entry gone?  If
+ * not (it could not collect the page: another mm's lock, a transient
+ * reference), the retry depends on another thread's step: say so to the
+ * explorer rather than spin past it.  Progress counts like a swap-in for
+ * the CPU's retry bound (cpu.c), even if the device takes the page again
+ * before the access retries (Linux does not count it as a major fault).
+ */
+static vm_fault_t device_private_progress(struct vm_fault *vmf,
+					  struct page *page)
+{
+	spinlock_t *ptl;
+	pte_t *pte = vmf_relock(vmf, &ptl);
+
+	if (!pte)
+		return VM_FAULT_MAJOR;
+	pte_unmap_unlock(pte, ptl);
+	sched_point(SP_SPIN, page);
+	return 0;
+}
+
+/*
  * A CPU touched a device-private entry: the page's driver moves it back to
  * system memory (ops->migrate_to_ram) and the access retries.  As the
  * kernel's do_swap_page: the page is referenced under the PTE lock (the
  * entry's reference keeps it until then) and locked by trylock.  A page
- * already locked is being migrated by someone else: we wait for that to
- * end rather than spin (the kernel returns and refaults at once), then
- * the retry sees the new entry.
+ * already locked is being migrated by someone else: we drop our reference
+ * (it would fail that migration's refcount check) and wait for the lock
+ * rather than spin (the kernel returns and refaults at once); the retry
+ * then sees the new entry.  The struct page outlives any reuse of the
+ * frame (page.h), so the wait is safe without the reference; a reuse
+ * meanwhile only costs a spurious wakeup.
  */
 static vm_fault_t do_device_private_fault(struct vm_fault *vmf)
 {
 	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
 	struct page *page = pfn_swap_entry_to_page(entry);
-	vm_fault_t ret = 0;
+	vm_fault_t ret;
 	spinlock_t *ptl;
 	pte_t *pte = vmf_relock(vmf, &ptl);
 
@@ -336,22 +360,17 @@ static vm_fault_t do_device_private_fault(struct vm_fault *vmf)
 		return 0;
 	get_page(page);
 	pte_unmap_unlock(pte, ptl);
-	if (trylock_page(page)) {
-		vmf->page = page;
-		/* Our reference keeps the page, and so its pgmap, alive. */
-		ret = page->pgmap->ops->migrate_to_ram(vmf);
-		/*
-		 * The page came back from the device: progress for the
-		 * CPU's retry bound (cpu.c), like a swap-in, even if the
-		 * device takes it again before the access retries.  (Linux
-		 * does not count it as a major fault.)
-		 */
-		if (!ret)
-			ret = VM_FAULT_MAJOR;
-		unlock_page(page);
-	} else {
+	if (!trylock_page(page)) {
+		put_page(page);
 		wait_on_page_locked(page);
+		return 0;
 	}
+	vmf->page = page;
+	/* Our reference keeps the page, and so its pgmap, alive. */
+	ret = page->pgmap->ops->migrate_to_ram(vmf);
+	if (!ret)
+		ret = device_private_progress(vmf, page);
+	unlock_page(page);
 	put_page(page);
 	return ret;
 }
