@@ -382,10 +382,12 @@ static void explore_sched_point(enum sched_point_kind kind, const void *obj)
 	self->points++;
 	if (++S.steps > S.p->max_steps)
 		child_finish(EXPLORE_STEP_LIMIT, 0);
-	if (kind == SP_SPIN)
+	if (kind == SP_SPIN) {
 		self->spinning = true;
-	else
+		strategy_spin(&S.strat, et_index(self));
+	} else {
 		progress(self);
+	}
 	switch_from(self);
 	self->spinning = false;
 }
@@ -542,7 +544,7 @@ static const struct base_explore_ops explore_ops = {
 void explore_child_main(const struct explore_scenario *s,
 			const struct explore_params *p, int fd)
 {
-	unsigned long violations;
+	unsigned long violations, warns = mm_warn_count();
 	void *ctx = NULL;
 	int err;
 
@@ -571,5 +573,14 @@ void explore_child_main(const struct explore_scenario *s,
 		s->teardown(ctx);
 	rcu_explore_flush();
 	violations = check_finish() + S.fails;
+	/*
+	 * A WARN is a bug the code caught itself (a retry bound hit, a
+	 * count gone wrong): the schedule is bad even if no contract was
+	 * broken.  It has no verdict of its own; it ends like a crash.
+	 */
+	if (!violations && mm_warn_count() != warns) {
+		record(TR_NOTE, "WARN fired (see stderr)");
+		child_finish(EXPLORE_CRASH, 0);
+	}
 	child_finish(violations ? EXPLORE_VIOLATION : EXPLORE_OK, violations);
 }

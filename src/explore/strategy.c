@@ -9,6 +9,19 @@
  * priority, later changes lower).  At every point the highest-priority
  * runnable thread runs.  A bug of depth d is then found with probability
  * at least 1 / (n k^(d-1)) per schedule (docs/explore.md).
+ *
+ * Spinning.  A thread that passes SP_SPIN (a retry loop waiting for some
+ * other thread's step) drops below every priority given so far, the
+ * lowest band, later spins lower still.  Without it a high-priority
+ * spinner is taken off the run queue only until any other thread steps,
+ * then runs again, and the thread it waits for - if it has the lowest
+ * priority - may never run: a livelock PCT made, not the code (Linux's
+ * scheduler is fair).  Lowering a yielding thread is the usual fix in PCT
+ * implementations; the bound above assumes no spins.
+ *
+ * Priority bands, high to low: initial (above PCT_SPIN_BAND +
+ * EXPLORE_MAX_DEPTH), change points (PCT_SPIN_BAND + 1 ..
+ * PCT_SPIN_BAND + d - 1), spins (PCT_SPIN_BAND - 1 down to 1).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -50,13 +63,26 @@ void strategy_init(struct explore_strategy_state *st,
 		st->change[i] = 1 + explore_splitmix64(&st->rng) % k;
 }
 
+#define PCT_SPIN_BAND (1UL << 20)
+
 /* A new thread @idx: its PCT priority, random but distinct. */
 void strategy_thread_new(struct explore_strategy_state *st, int idx)
 {
 	u64 r = explore_splitmix64(&st->rng) >> 24;
 
 	/* Above every change-point priority; idx breaks ties. */
-	st->prio[idx] = ((r + EXPLORE_MAX_DEPTH) << 7) | (unsigned long)idx;
+	st->prio[idx] = ((r + PCT_SPIN_BAND + EXPLORE_MAX_DEPTH) << 7) |
+			(unsigned long)idx;
+}
+
+/* @self passed SP_SPIN: below everybody (file comment). */
+void strategy_spin(struct explore_strategy_state *st, int self)
+{
+	if (st->kind != EXPLORE_PCT || self < 0)
+		return;
+	if (st->spins < PCT_SPIN_BAND - 1)
+		st->spins++;
+	st->prio[self] = PCT_SPIN_BAND - st->spins;
 }
 
 /*
@@ -74,7 +100,7 @@ void strategy_step(struct explore_strategy_state *st, unsigned long step,
 		return;
 	for (unsigned int i = 0; i < st->nr_change; i++)
 		if (st->change[i] == step)
-			st->prio[self] = st->nr_change - i;
+			st->prio[self] = PCT_SPIN_BAND + st->nr_change - i;
 }
 
 /**

@@ -21,6 +21,7 @@ struct explore_strategy_state {
 	unsigned long prio[EXPLORE_MAX_THREADS]; /* PCT: higher runs */
 	unsigned long change[EXPLORE_MAX_DEPTH]; /* PCT change points */
 	unsigned int nr_change;
+	unsigned long spins; /* PCT: SP_SPINs seen (strategy_spin) */
 };
 
 u64 explore_splitmix64(u64 *state);
@@ -31,6 +32,7 @@ void strategy_step(struct explore_strategy_state *st, unsigned long step,
 		   int self);
 int strategy_pick(struct explore_strategy_state *st, const int *run, int n,
 		  int self);
+void strategy_spin(struct explore_strategy_state *st, int self);
 
 /* --- parent side: decision trails ------------------------------------- */
 
