@@ -316,12 +316,18 @@ static vm_fault_t do_present_fault(struct vm_fault *vmf)
  * device-private and device-exclusive entries plug in here.
  */
 /*
- * Did the driver's migrate_to_ram() move the page: is the entry gone?  If
- * not (it could not collect the page: another mm's lock, a transient
- * reference), the retry depends on another thread's step: say so to the
- * explorer rather than spin past it.  Progress counts like a swap-in for
+ * After migrate_to_ram() returned 0 (our lock and reference dropped): did
+ * the page move, is the entry gone?  Progress counts like a swap-in for
  * the CPU's retry bound (cpu.c), even if the device takes the page again
- * before the access retries (Linux does not count it as a major fault).
+ * before the access retries (Linux counts no major fault).  If it did not
+ * move and somebody else holds the page for a moment (a reference beyond
+ * its mappings: a migration finishing, another fault), the retry depends
+ * on that thread's next step: say so to the explorer rather than spin
+ * past it.  The test and the spin have no schedule point between them, so
+ * the holder cannot have let go in between (a false deadlock).  Reading
+ * the counts without the PTE lock is fine: the struct page stays, and a
+ * wrong guess only costs a retry.  A failure for another reason (another
+ * mm's mmap_lock contended) just retries.
  */
 static vm_fault_t device_private_progress(struct vm_fault *vmf,
 					  struct page *page)
@@ -332,7 +338,8 @@ static vm_fault_t device_private_progress(struct vm_fault *vmf,
 	if (!pte)
 		return VM_FAULT_MAJOR;
 	pte_unmap_unlock(pte, ptl);
-	sched_point(SP_SPIN, page);
+	if (page_ref_count(page) > page_mapcount(page))
+		sched_point(SP_SPIN, page);
 	return 0;
 }
 
@@ -368,11 +375,9 @@ static vm_fault_t do_device_private_fault(struct vm_fault *vmf)
 	vmf->page = page;
 	/* Our reference keeps the page, and so its pgmap, alive. */
 	ret = page->pgmap->ops->migrate_to_ram(vmf);
-	if (!ret)
-		ret = device_private_progress(vmf, page);
 	unlock_page(page);
 	put_page(page);
-	return ret;
+	return ret ? ret : device_private_progress(vmf, page);
 }
 
 static vm_fault_t do_nonpresent_fault(struct vm_fault *vmf)

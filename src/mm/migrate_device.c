@@ -174,7 +174,7 @@ static unsigned long unmap_collected(struct page *page, unsigned long mpfn,
 		m->held = held;
 		ret = migrate_unmap(m);
 		if (!ret && !migrate_refs_frozen(m, expected))
-			ret = -EAGAIN;
+			ret = -EBUSY; /* a reference in flight */
 	}
 	if (!ret) {
 		page->migration = m; /* ours while the page is locked */
@@ -186,6 +186,19 @@ static unsigned long unmap_collected(struct page *page, unsigned long mpfn,
 		kfree(m);
 	}
 	collect_drop(page, fault_page, true);
+	/*
+	 * Another thread holds the page for a moment (a fault between its
+	 * get_page and its trylock, a COW copying it, a finalize about to
+	 * drop its reference): the caller's retry needs that thread's next
+	 * step.  Said to the explorer once we hold nothing of the page, and
+	 * only if the reference is still there - no schedule point between
+	 * the test and the spin, so its holder cannot have let go meanwhile
+	 * (that would be a false deadlock).  The fault path's own reference
+	 * on fault_page is not somebody else's.
+	 */
+	if (ret == -EBUSY &&
+	    page_ref_count(page) > page_mapcount(page) + (page == fault_page))
+		sched_point(SP_SPIN, page);
 	return 0;
 }
 
@@ -333,10 +346,30 @@ void migrate_vma_pages(struct migrate_vma *a)
 
 /* ==== finalize ============================================================= */
 
+/*
+ * Unlock @page and drop a reference the migration held (the driver's on a
+ * destination, ours on a source that stayed).  While it still maps
+ * somewhere the reference goes first: whoever takes the lock next (a CPU
+ * fault's migrate_to_ram) then finds only the mappings' references and
+ * can migrate it.  The kernel unlocks first, and such a fault fails its
+ * refcount check and refaults.  The last reference goes after the unlock:
+ * a freed page must not be locked.
+ */
+static void unlock_put(struct page *page, bool locked)
+{
+	if (!atomic_add_unless(&page->_refcount, -1, 1)) {
+		if (locked)
+			unlock_page(page);
+		put_page(page);
+		return;
+	}
+	if (locked)
+		unlock_page(page);
+}
+
 static void finalize_dst(struct page *new)
 {
-	unlock_page(new);
-	put_page(new); /* the driver's; the mappings keep theirs */
+	unlock_put(new, true); /* the driver's; the mappings keep theirs */
 }
 
 static void finalize(unsigned long *src, unsigned long *dst,
@@ -362,9 +395,8 @@ static void finalize(unsigned long *src, unsigned long *dst,
 		migrate_remap(m, new);
 		migrate_release(m);
 		kfree(m);
-		if (page != fault_page)
-			unlock_page(page);
-		put_page(page); /* ours: frees a page that moved */
+		/* Ours: frees a page that moved. */
+		unlock_put(page, page != fault_page);
 		if (new != page)
 			finalize_dst(new);
 	}
