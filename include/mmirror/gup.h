@@ -40,9 +40,17 @@
  *   -EFAULT  no VMA at @start; a VM_IO/VM_PFNMAP VMA; a write to a
  *            read-only VMA without FOLL_FORCE (or with FOLL_FORCE on shared
  *            memory); nothing present with FOLL_NOFAULT; a fault that failed;
- *   -ENOMEM  allocation failure while faulting;
+ *   -ENOMEM  allocation failure while faulting; FOLL_LONGTERM: a page in
+ *            ZONE_MOVABLE that could not be migrated out (nothing pinned);
  *   -EOPNOTSUPP  FOLL_LONGTERM on filesystem-dax or device-coherent
  *            memory (memremap.h).
+ *
+ * FOLL_LONGTERM and ZONE_MOVABLE (page.h; docs/gup.md): a long-term pin
+ * never holds a movable frame.  The slow path pins, and if any page lies
+ * in ZONE_MOVABLE unpins them all, migrates those to ZONE_NORMAL and pins
+ * again (the kernel's check_and_migrate_movable_pages); its own faults
+ * allocate outside ZONE_MOVABLE.  GUP-fast leaves such pages to the slow
+ * path.  The zero page may be pinned long term (as in Linux).
  *
  * Device memory (devmap entries of a dev_pagemap, memremap.h): GUP holds
  * the page with a reference above its idle one, taken only after

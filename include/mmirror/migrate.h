@@ -40,6 +40,17 @@
 int migrate_page_to_new(struct page *page);
 
 /**
+ * migrate_page_to_nonmovable() - as migrate_page_to_new(), but the new
+ * frame is never in ZONE_MOVABLE (page.h): what FOLL_LONGTERM GUP does to
+ * a movable page before it pins it (the kernel's
+ * migrate_longterm_unpinnable_folios, a target without __GFP_MOVABLE).
+ * @page: as for migrate_page_to_new().
+ *
+ * Context and return: as migrate_page_to_new().
+ */
+int migrate_page_to_nonmovable(struct page *page);
+
+/**
  * vm_migrate_range() - move every page mapped in [@start, @end) of @mm to
  * a new frame (what move_pages()/NUMA balancing do).
  * @mm: the address space.

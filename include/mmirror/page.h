@@ -283,6 +283,46 @@ static inline void __free_page(struct page *page)
 	__free_pages(page, 0);
 }
 
+/*
+ * The movable region: Linux's ZONE_MOVABLE (sized by movablecore=), the
+ * frames that may only hold pages the kernel can move away (user memory:
+ * __GFP_MOVABLE), so that memory can be offlined or compacted at any time.
+ * The allocator has two buddy zones, ZONE_NORMAL (the low frames) and
+ * ZONE_MOVABLE (the top @nr_pages frames of the arena).  An allocation
+ * without __GFP_MOVABLE never gets a movable frame; one with it takes a
+ * movable frame first and falls back to ZONE_NORMAL.  Without a region
+ * (the default) there is one zone, as before.  A FOLL_LONGTERM pin never
+ * holds a movable frame: GUP migrates the page out first (docs/gup.md).
+ */
+
+/*
+ * mem_set_movable() - make the top @nr_pages managed frames ZONE_MOVABLE
+ * (0: no movable region).  Initialises memory with its default size if
+ * nothing did yet.  Context: a knob for set-up; takes both zone locks.
+ * Return: 0; -EINVAL (ZONE_NORMAL would keep fewer than 16 frames);
+ * -EBUSY (some managed frame is allocated: the zones are rebuilt from the
+ * free lists only when every frame is free); -ENOMEM (no memory).
+ */
+int mem_set_movable(unsigned long nr_pages);
+/* Frames in ZONE_MOVABLE (0: no region), and how many of them are free. */
+unsigned long mem_movable_pages(void);
+unsigned long nr_free_movable_pages(void);
+/*
+ * page_is_movable() - does @page's frame lie in ZONE_MOVABLE?  The zone
+ * test of the kernel's folio_is_longterm_pinnable(): pfn arithmetic only,
+ * safe without a reference (GUP-fast asks before it grabs).
+ */
+bool page_is_movable(const struct page *page);
+/*
+ * memalloc_pin_save() - until the matching memalloc_pin_restore(), the
+ * calling thread's allocations ignore __GFP_MOVABLE (the kernel's
+ * PF_MEMALLOC_PIN scope): a FOLL_LONGTERM GUP faults its pages straight
+ * into ZONE_NORMAL instead of migrating them out afterwards.  Nests.
+ * Return: the state to hand to memalloc_pin_restore().
+ */
+unsigned int memalloc_pin_save(void);
+void memalloc_pin_restore(unsigned int flags);
+
 /* Frames in the free pool, and managed in all (excludes the zero page). */
 unsigned long nr_free_pages(void);
 unsigned long totalram_pages(void);

@@ -19,11 +19,13 @@ typedef unsigned int gfp_t;
 #define __GFP_NOWARN 0x4u
 #define __GFP_ATOMIC 0x8u /* caller may not sleep (no effect on the model) */
 #define __GFP_COMP 0x10u /* alloc_pages: make a compound (huge) page */
+#define __GFP_MOVABLE 0x20u /* alloc_pages: may come from ZONE_MOVABLE */
 #define GFP_KERNEL 0u
 #define GFP_NOWAIT __GFP_ATOMIC
 #define GFP_ATOMIC __GFP_ATOMIC
-#define __GFP_KNOWN \
-	(__GFP_ZERO | __GFP_NOFAIL | __GFP_NOWARN | __GFP_ATOMIC | __GFP_COMP)
+#define __GFP_KNOWN                                                \
+	(__GFP_ZERO | __GFP_NOFAIL | __GFP_NOWARN | __GFP_ATOMIC | \
+	 __GFP_COMP | __GFP_MOVABLE)
 
 void *kmalloc(size_t size, gfp_t gfp);
 void *kzalloc(size_t size, gfp_t gfp);

@@ -50,6 +50,9 @@
 /* How often one page may be faulted before we give up (a concurrent
  * writer undoing every fault); far above anything a real race needs. */
 #define GUP_MAX_TRIES 1000
+/* Pin-and-migrate rounds of one FOLL_LONGTERM call before -ENOMEM
+ * (longterm.c; the kernel does not bound them). */
+#define GUP_LONGTERM_ROUNDS 16
 
 /* --- holding pages ------------------------------------------------------------ */
 
@@ -487,7 +490,8 @@ static int gup_cow_pte(struct vm_area_struct *vma, pmd_t *pmdp,
 		get_page(old);
 	pte_unmap_unlock(ptep, ptl);
 
-	new = alloc_page(GFP_KERNEL | (old ? 0 : __GFP_ZERO));
+	/* User memory (movable; a FOLL_LONGTERM caller's scope strips it). */
+	new = alloc_page(GFP_KERNEL | __GFP_MOVABLE | (old ? 0 : __GFP_ZERO));
 	if (!new) {
 		if (old)
 			put_page(old);
@@ -608,6 +612,44 @@ static long __get_user_pages(struct mm_struct *mm, unsigned long start,
 	return i ? (long)i : err;
 }
 
+/*
+ * __gup_longterm_locked() - FOLL_LONGTERM: pin, and if any page lies in
+ * ZONE_MOVABLE unpin all, migrate those out and pin again (longterm.c has
+ * the protocol).  Faults allocate outside ZONE_MOVABLE meanwhile.
+ * Context: mmap_lock held.  Return: as __get_user_pages().
+ */
+static long __gup_longterm_locked(struct mm_struct *mm, unsigned long start,
+				  unsigned long nr_pages, unsigned int flags,
+				  struct page **pages)
+{
+	unsigned int memflags = memalloc_pin_save();
+	int rounds = 0;
+	long ret, rc = 0;
+
+	do {
+		ret = __get_user_pages(mm, start, nr_pages, flags, pages);
+		if (ret <= 0)
+			break;
+		rc = gup_check_longterm(mm, (unsigned long)ret, pages);
+		if (rc)
+			ret = rc; /* nothing is pinned now */
+	} while (rc == -EAGAIN && ++rounds < GUP_LONGTERM_ROUNDS);
+	if (ret == -EAGAIN)
+		ret = -ENOMEM; /* out of rounds: as a failed migration */
+	memalloc_pin_restore(memflags);
+	return ret;
+}
+
+/* The core of every slow entry point, after the argument checks. */
+static long gup_core(struct mm_struct *mm, unsigned long start,
+		     unsigned long nr_pages, unsigned int flags,
+		     struct page **pages)
+{
+	if (flags & FOLL_LONGTERM)
+		return __gup_longterm_locked(mm, start, nr_pages, flags, pages);
+	return __get_user_pages(mm, start, nr_pages, flags, pages);
+}
+
 static long gup_locked(struct mm_struct *mm, unsigned long start,
 		       unsigned long nr_pages, unsigned int flags,
 		       struct page **pages)
@@ -616,7 +658,7 @@ static long gup_locked(struct mm_struct *mm, unsigned long start,
 
 	if (err)
 		return err;
-	return __get_user_pages(mm, start, nr_pages, flags, pages);
+	return gup_core(mm, start, nr_pages, flags, pages);
 }
 
 /*
@@ -633,7 +675,7 @@ long gup_unlocked(struct mm_struct *mm, unsigned long start,
 	if (err)
 		return err;
 	mmap_read_lock(mm);
-	ret = __get_user_pages(mm, start, nr_pages, flags, pages);
+	ret = gup_core(mm, start, nr_pages, flags, pages);
 	mmap_read_unlock(mm);
 	return ret;
 }

@@ -83,7 +83,8 @@
  * freed frame (in the kernel, memory that may no longer exist).  With the
  * IRQ-off protocol respected that cannot happen either, for any page.
  * FOLL_LONGTERM devmap requests leave the fast path at once: the slow
- * path decides (fsdax refuses them).
+ * path decides (fsdax refuses them).  So do FOLL_LONGTERM requests for a
+ * ZONE_MOVABLE frame: the slow path migrates it out before pinning.
  *
  * Everything the fast path declines goes to the slow path, which faults,
  * breaks COW, handles the zero page, devmap and special entries, unshares
@@ -118,10 +119,18 @@ static struct page *gup_fast_try_grab(struct page *page, int refs,
 	return head;
 }
 
-/* Does a leaf word allow the fast path at all? */
+/*
+ * Does a leaf word allow the fast path at all?  A FOLL_LONGTERM pin of a
+ * ZONE_MOVABLE frame does not: the slow path migrates it out first
+ * (longterm.c; the kernel's folio_is_longterm_pinnable() check).  The zone
+ * is a property of the pfn, so no reference is needed to ask.
+ */
 static bool gup_fast_leaf_ok(u64 entry, unsigned int flags)
 {
 	if (!(entry & _PAGE_PRESENT)) /* none, swap-type, PROT_NONE */
+		return false;
+	if ((flags & FOLL_LONGTERM) &&
+	    page_is_movable(pfn_to_page((entry & PTE_PFN_MASK) >> PAGE_SHIFT)))
 		return false;
 	if (entry & _PAGE_DEVMAP) {
 		if (flags & FOLL_LONGTERM)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * internal.h - what gup.c (slow path, unpin) and gup_fast.c (the lockless
- * path) share.
+ * internal.h - what gup.c (slow path, unpin), gup_fast.c (the lockless
+ * path) and longterm.c (FOLL_LONGTERM's migration out of ZONE_MOVABLE)
+ * share.
  */
 #ifndef MMIRROR_GUP_INTERNAL_H
 #define MMIRROR_GUP_INTERNAL_H
@@ -16,6 +17,9 @@ void gup_put_refs(struct page *head, int refs, unsigned int flags);
 int gup_check_args(struct mm_struct *mm, unsigned long start,
 		   unsigned long nr_pages, unsigned int flags,
 		   struct page **pages);
+/* FOLL_LONGTERM: move pinned ZONE_MOVABLE pages out (longterm.c). */
+long gup_check_longterm(struct mm_struct *mm, unsigned long nr,
+			struct page **pages);
 /* The slow path taking mmap_lock for read itself. */
 long gup_unlocked(struct mm_struct *mm, unsigned long start,
 		  unsigned long nr_pages, unsigned int flags,

@@ -16,7 +16,8 @@
  * of the 512 first pages and takes 511 more folio references, so the
  * folio stays one compound page (Linux would eventually split the folio
  * itself from its deferred-split queue; mmirror keeps it whole until its
- * last reference goes: a deviation that only costs memory).
+ * last reference goes or reclaim splits it, huge_split.c: a deviation
+ * that only costs memory).
  *
  * Splitting replaces the huge entry by a table entry with one atomic
  * compare-and-exchange under page_table_lock: every translation stays the
@@ -30,10 +31,10 @@
  * time so a split never allocates; mmirror allocates at split time and
  * treats failure as fatal (documented in docs/mm.md).
  *
- * Reclaim never swaps a huge page out (huge folios stay off the LRU:
- * mmirror does not split folios), so no PMD- or PUD-level swap entry ever
- * exists; a non-present huge-level entry is never a swap entry
- * (docs/reclaim.md).
+ * Reclaim never swaps a huge page out whole: it splits a PMD-sized folio
+ * into order-0 pages first (huge_split.c) and PUD-sized folios stay off
+ * the LRU, so no PMD- or PUD-level swap entry ever exists; a non-present
+ * huge-level entry is never a swap entry (docs/reclaim.md).
  *
  * Locking: PMD and PUD entries change under mm->page_table_lock, with
  * mmap_lock held (read for faults and MADV_DONTNEED, write otherwise).
@@ -83,6 +84,11 @@ static struct page *alloc_anon_folio(struct vm_area_struct *vma,
 
 	if (folio)
 		anon_page_init(folio, vma, haddr);
+	/* huge_split.c: reclaim splits PMD-sized folios before swap-out, so
+	 * they join the LRU (under our allocation reference, before any
+	 * entry maps them); PUD-sized ones are never split: they stay off. */
+	if (folio && order == HPAGE_PMD_ORDER)
+		lru_add(folio);
 	return folio;
 }
 

@@ -45,7 +45,18 @@
  *
  * Lock order: page lock -> mmap_lock (trylock only) -> PTE lock ->
  * LRU lock; notifier callbacks run with the page lock and mmap_locks held,
- * no spinlock (as reclaim's try_to_unmap).
+ * no spinlock (as reclaim's try_to_unmap).  A caller that already holds
+ * an mm's mmap_lock (FOLL_LONGTERM GUP migrating the pages it just
+ * unpinned; device migration) names it as m->held: that one is not taken
+ * again, and its page lock nests inside it (mmap_lock -> page lock, the
+ * order page.h gives).
+ *
+ * THE TARGET FRAME (migrate_alloc_target, the kernel's
+ * alloc_migration_target): user memory, from ZONE_MOVABLE if there is
+ * one, for compaction-style moves (migrate_page_to_new, vm_migrate_range);
+ * a ZONE_NORMAL frame for a page about to be pinned long term
+ * (migrate_page_to_nonmovable, GUP's migrate_page_gfp without
+ * __GFP_MOVABLE).
  */
 #include <string.h>
 #include <mmirror/kthread.h>
@@ -382,13 +393,30 @@ static int migrate_check(struct page *page)
 	return 0;
 }
 
-/* Migrate @page, on which the caller holds exactly one reference (ours). */
-static int migrate_one(struct page *page)
+/*
+ * The new frame (the kernel's alloc_migration_target): user memory goes
+ * through alloc_user_page() (frame limit, ZONE_MOVABLE preferred); a
+ * target that must not be movable (a FOLL_LONGTERM pin's) comes straight
+ * from ZONE_NORMAL.
+ */
+static struct page *migrate_alloc_target(gfp_t gfp)
 {
-	struct migration m = { .old = page };
+	if (gfp & __GFP_MOVABLE)
+		return alloc_user_page(gfp & ~__GFP_MOVABLE);
+	return alloc_page(gfp);
+}
+
+/*
+ * Migrate @page, on which the caller holds exactly one reference (ours),
+ * to a frame allocated with @gfp.  @held: an mm whose mmap_lock the caller
+ * holds, or NULL.
+ */
+static int migrate_one(struct page *page, gfp_t gfp, struct mm_struct *held)
+{
+	struct migration m = { .old = page, .held = held };
 	int ret = migrate_check(page);
 
-	if (!ret && !(m.new = alloc_user_page(GFP_KERNEL)))
+	if (!ret && !(m.new = migrate_alloc_target(gfp)))
 		ret = -ENOMEM;
 	if (ret) {
 		atomic_long_inc(&nr_failed);
@@ -411,7 +439,29 @@ static int migrate_one(struct page *page)
 	return ret;
 }
 
-int migrate_page_to_new(struct page *page)
+/* migrate_one(), again while it fails with -EAGAIN (a transient
+ * reference or a contended mmap_lock), but never for a pinned page. */
+static int migrate_retry(struct page *page, gfp_t gfp, struct mm_struct *held)
+{
+	int ret = 0;
+
+	for (int i = 0; i < MIGRATE_RETRIES; i++) {
+		ret = migrate_one(page, gfp, held);
+		if (ret != -EAGAIN || folio_pincount(page) > 0)
+			break;
+		cond_resched();
+	}
+	return ret;
+}
+
+int migrate_page_gfp(struct page *page, gfp_t gfp, struct mm_struct *held)
+{
+	if (WARN_ON(gfp & ~__GFP_KNOWN))
+		return -EINVAL;
+	return migrate_retry(page, gfp, held);
+}
+
+static int migrate_page_by_frame(struct page *page, gfp_t gfp)
 {
 	int ret;
 
@@ -421,9 +471,19 @@ int migrate_page_to_new(struct page *page)
 	/* A free page has no reference to take: nothing to move. */
 	if (!get_page_unless_zero(page))
 		return -EINVAL;
-	ret = migrate_one(page);
+	ret = migrate_one(page, gfp, NULL);
 	put_page(page);
 	return ret;
+}
+
+int migrate_page_to_new(struct page *page)
+{
+	return migrate_page_by_frame(page, GFP_KERNEL | __GFP_MOVABLE);
+}
+
+int migrate_page_to_nonmovable(struct page *page)
+{
+	return migrate_page_by_frame(page, GFP_KERNEL);
 }
 
 /* ==== a range ============================================================= */
@@ -476,12 +536,7 @@ int vm_migrate_range(struct mm_struct *mm, unsigned long start,
 
 		if (!page)
 			continue;
-		for (int i = 0; i < MIGRATE_RETRIES; i++) {
-			ret = migrate_one(page);
-			if (ret != -EAGAIN || folio_pincount(page) > 0)
-				break;
-			cond_resched();
-		}
+		ret = migrate_retry(page, GFP_KERNEL | __GFP_MOVABLE, NULL);
 		put_page(page);
 		if (ret && !first)
 			first = ret;

@@ -54,4 +54,17 @@ void migrate_remap(struct migration *m, struct page *dst);
 /* Step 6: drop the mmap_locks and the target list. */
 void migrate_release(struct migration *m);
 
+/*
+ * migrate_page_gfp() - move @page to a frame allocated with @gfp (without
+ * __GFP_MOVABLE: a ZONE_NORMAL frame; with it: alloc_user_page()), trying
+ * again a few times while it fails with -EAGAIN and is not pinned.
+ * @page: order-0 anonymous; the caller holds exactly one reference on it
+ *        (kept: the caller drops it afterwards).
+ * @held: an mm whose mmap_lock the caller holds for read (not taken
+ *        again: GUP migrating before a FOLL_LONGTERM pin), or NULL.
+ * Context: may sleep; no page lock or spinlock held.
+ * Return: as migrate_page_to_new().
+ */
+int migrate_page_gfp(struct page *page, gfp_t gfp, struct mm_struct *held);
+
 #endif /* MMIRROR_MM_MIGRATE_INTERNAL_H */

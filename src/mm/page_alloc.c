@@ -9,14 +9,29 @@
  * PUD-sized huge page.
  *
  * The buddy allocator: free blocks of order o (2^o frames, naturally
- * aligned) sit on zone.free_area[o].  A free block's first page carries
+ * aligned) sit on their zone's free_area[o].  A free block's first page carries
  * PG_buddy and its order.  Allocation splits a larger block; freeing merges
  * a block with its buddy (pfn ^ 2^o) while the buddy is free with the same
  * order.
  *
- * Locking: zone.lock (a spinlock, a leaf lock: nothing is taken under it)
- * guards the free lists, PG_buddy and ->order of free blocks.  nr_free is an
- * atomic counter updated under the lock and read locklessly (statistics).
+ * Zones (page.h, "The movable region"): ZONE_NORMAL holds the frames
+ * [0, movable_start), ZONE_MOVABLE [movable_start, managed); without a
+ * region movable_start == managed and ZONE_MOVABLE is empty.  Each zone is
+ * a buddy allocator of its own: a block never crosses the boundary (the
+ * merge in buddy_give stops at the zone's ends), so a free block is all
+ * movable or all normal.  __GFP_MOVABLE allocations try ZONE_MOVABLE
+ * first and fall back to ZONE_NORMAL (the kernel's zonelist order); all
+ * others use ZONE_NORMAL only.  A thread inside memalloc_pin_save() loses
+ * __GFP_MOVABLE (the kernel's PF_MEMALLOC_PIN, set by FOLL_LONGTERM GUP).
+ *
+ * Locking: each zone's lock (a spinlock, a leaf lock: nothing is taken
+ * under it, except that mem_set_movable() takes ZONE_NORMAL's, then
+ * ZONE_MOVABLE's) guards its free lists, PG_buddy and ->order of its free
+ * blocks.  nr_free is a per-zone atomic counter updated under the lock and
+ * read locklessly (statistics); under both locks the sum is exact, which
+ * is how mem_set_movable() knows that no frame is allocated.  The zone
+ * bounds change only there, with every frame free: whoever holds a page
+ * may read them without a lock (READ_ONCE, paired with its WRITE_ONCEs).
  * A page outside the allocator belongs to whoever holds references to it;
  * the allocator touches it again only when its _refcount reaches zero.
  */
@@ -34,13 +49,23 @@ unsigned long max_pfn;
 char *mem_arena;
 unsigned long zero_pfn;
 
+enum zone_type { ZONE_NORMAL, ZONE_MOVABLE, MAX_NR_ZONES };
+
 static struct zone {
 	spinlock_t lock;
 	struct list_head free_area[NR_PAGE_ORDERS];
 	unsigned long nr_blocks[NR_PAGE_ORDERS];
-	unsigned long managed;
+	unsigned long start_pfn, end_pfn; /* frames [start, end) */
 	atomic_long_t nr_free;
-} zone;
+} zones[MAX_NR_ZONES];
+
+/* Frames [0, managed) are handed out; set once by mem_setup(). */
+static unsigned long managed;
+/* First frame of ZONE_MOVABLE (managed: no region).  WRITE_ONCE under
+ * both zone locks in zones_rebuild(); READ_ONCE elsewhere. */
+static unsigned long movable_start;
+/* This thread is in a memalloc_pin_save() scope (PF_MEMALLOC_PIN). */
+static __thread unsigned int memalloc_pin;
 
 /*
  * mem_state: 0 none, 1 being set up, 2 ready.  The first allocation may race
@@ -55,58 +80,71 @@ bool mem_initialized(void)
 	return smp_load_acquire(&mem_state) == 2;
 }
 
-/* --- buddy core (zone.lock held) ------------------------------------------ */
+/* --- buddy core (the zone's lock held) ------------------------------------ */
 
-static void buddy_add(struct page *page, unsigned int order)
+static void buddy_add(struct zone *z, struct page *page, unsigned int order)
 {
 	page->order = order;
 	SetPageBuddy(page);
-	list_add(&page->lru, &zone.free_area[order]);
-	zone.nr_blocks[order]++;
+	list_add(&page->lru, &z->free_area[order]);
+	z->nr_blocks[order]++;
 }
 
-static void buddy_del(struct page *page, unsigned int order)
+static void buddy_del(struct zone *z, struct page *page, unsigned int order)
 {
 	list_del(&page->lru);
 	ClearPageBuddy(page);
-	zone.nr_blocks[order]--;
+	z->nr_blocks[order]--;
 }
 
 /* Take a block of exactly @order, splitting a larger one if needed. */
-static struct page *buddy_take(unsigned int order)
+static struct page *buddy_take(struct zone *z, unsigned int order)
 {
 	unsigned int o;
 	struct page *page;
 
 	for (o = order; o < NR_PAGE_ORDERS; o++)
-		if (!list_empty(&zone.free_area[o]))
+		if (!list_empty(&z->free_area[o]))
 			break;
 	if (o == NR_PAGE_ORDERS)
 		return NULL;
-	page = list_first_entry(&zone.free_area[o], struct page, lru);
-	buddy_del(page, o);
+	page = list_first_entry(&z->free_area[o], struct page, lru);
+	buddy_del(z, page, o);
 	while (o > order) {
 		o--;
-		buddy_add(page + (1UL << o), o);
+		buddy_add(z, page + (1UL << o), o);
 	}
 	return page;
 }
 
-/* Return a block, merging it with free buddies as far as they go. */
-static void buddy_give(unsigned long pfn, unsigned int order)
+/*
+ * Return a block, merging it with free buddies as far as they go - but
+ * never with a buddy outside @z: a block is all of one zone.
+ */
+static void buddy_give(struct zone *z, unsigned long pfn, unsigned int order)
 {
 	while (order < MAX_PAGE_ORDER) {
 		unsigned long buddy_pfn = pfn ^ (1UL << order);
 		struct page *buddy = pfn_to_page(buddy_pfn);
 
-		if (buddy_pfn + (1UL << order) > zone.managed ||
+		if (buddy_pfn < z->start_pfn ||
+		    buddy_pfn + (1UL << order) > z->end_pfn ||
 		    !PageBuddy(buddy) || buddy->order != order)
 			break;
-		buddy_del(buddy, order);
+		buddy_del(z, buddy, order);
 		pfn &= ~(1UL << order);
 		order++;
 	}
-	buddy_add(pfn_to_page(pfn), order);
+	buddy_add(z, pfn_to_page(pfn), order);
+}
+
+/* The zone of a managed frame. */
+static struct zone *pfn_zone(unsigned long pfn)
+{
+	/* Pairs with the WRITE_ONCE in zones_rebuild(); stable while the
+	 * caller owns a frame (the bounds move only when all are free). */
+	return &zones[pfn >= READ_ONCE(movable_start) ? ZONE_MOVABLE :
+							ZONE_NORMAL];
 }
 
 /* --- arena ----------------------------------------------------------------- */
@@ -121,21 +159,54 @@ static void init_struct_pages(unsigned long nr)
 	}
 }
 
-/* Hand every managed frame to the buddy lists in maximal aligned blocks. */
-static void seed_free_lists(void)
+/* Hand every frame of @z to its buddy lists in maximal aligned blocks. */
+static void seed_free_lists(struct zone *z)
 {
-	unsigned long pfn = 0;
+	unsigned long pfn = z->start_pfn;
 
-	while (pfn < zone.managed) {
+	while (pfn < z->end_pfn) {
 		unsigned int order = MAX_PAGE_ORDER;
 
 		while (order && (!IS_ALIGNED(pfn, 1UL << order) ||
-				 pfn + (1UL << order) > zone.managed))
+				 pfn + (1UL << order) > z->end_pfn))
 			order--;
-		buddy_give(pfn, order);
+		buddy_give(z, pfn, order);
 		pfn += 1UL << order;
 	}
-	atomic_long_set(&zone.nr_free, zone.managed);
+	atomic_long_set(&z->nr_free, (long)(z->end_pfn - z->start_pfn));
+}
+
+/*
+ * Empty both zones and seed them again with ZONE_MOVABLE from @mstart.
+ * Both zone locks held (or set-up: nobody else sees the zones) and every
+ * managed frame free.
+ */
+static void zones_rebuild(unsigned long mstart)
+{
+	for (int i = 0; i < MAX_NR_ZONES; i++) {
+		struct zone *z = &zones[i];
+
+		for (int o = 0; o < NR_PAGE_ORDERS; o++)
+			while (!list_empty(&z->free_area[o]))
+				buddy_del(z,
+					  list_first_entry(&z->free_area[o],
+							   struct page, lru),
+					  o);
+	}
+	zones[ZONE_NORMAL].start_pfn = 0;
+	zones[ZONE_NORMAL].end_pfn = mstart;
+	zones[ZONE_MOVABLE].start_pfn = mstart;
+	zones[ZONE_MOVABLE].end_pfn = managed;
+	/* Pairs with the READ_ONCEs of pfn_zone()/page_is_movable(). */
+	WRITE_ONCE(movable_start, mstart);
+	seed_free_lists(&zones[ZONE_NORMAL]);
+	seed_free_lists(&zones[ZONE_MOVABLE]);
+}
+
+static unsigned long zones_nr_free(void)
+{
+	return atomic_long_read(&zones[ZONE_NORMAL].nr_free) +
+	       atomic_long_read(&zones[ZONE_MOVABLE].nr_free);
 }
 
 static int mem_setup(unsigned long bytes)
@@ -157,18 +228,21 @@ static int mem_setup(unsigned long bytes)
 	if (mem_map == MAP_FAILED)
 		goto no_map;
 	init_struct_pages(nr + 1);
-	spin_lock_init(&zone.lock);
-	for (int o = 0; o < NR_PAGE_ORDERS; o++) {
-		INIT_LIST_HEAD(&zone.free_area[o]);
-		zone.nr_blocks[o] = 0;
+	for (int i = 0; i < MAX_NR_ZONES; i++) {
+		spin_lock_init(&zones[i].lock);
+		for (int o = 0; o < NR_PAGE_ORDERS; o++) {
+			INIT_LIST_HEAD(&zones[i].free_area[o]);
+			zones[i].nr_blocks[o] = 0;
+		}
 	}
-	zone.managed = nr;
+	managed = nr;
 	max_pfn = nr + 1;
 	zero_pfn = nr;
 	SetPageReserved(&mem_map[zero_pfn]);
 	SetPageZero(&mem_map[zero_pfn]);
 	atomic_set(&mem_map[zero_pfn]._refcount, 1);
-	seed_free_lists();
+	/* No movable region until mem_set_movable() asks for one. */
+	zones_rebuild(nr);
 	return 0;
 no_map:
 	munmap(mem_arena, arena_bytes);
@@ -217,14 +291,15 @@ int mem_exit(void)
 {
 	if (!mem_initialized())
 		return 0;
-	if (atomic_long_read(&zone.nr_free) != (long)zone.managed)
+	if (zones_nr_free() != managed)
 		return -EBUSY;
 	munmap(mem_arena, arena_bytes);
 	munmap(mem_map, map_bytes);
 	mem_arena = NULL;
 	mem_map = NULL;
 	max_pfn = 0;
-	zone.managed = 0;
+	managed = 0;
+	WRITE_ONCE(movable_start, 0);
 	smp_store_release(&mem_state, 0);
 	return 0;
 }
@@ -262,6 +337,33 @@ static void zero_block(struct page *page, unsigned int order)
 	memset(page_address(page), 0, len);
 }
 
+static struct page *zone_take(struct zone *z, unsigned int order)
+{
+	struct page *page;
+
+	spin_lock(&z->lock);
+	page = buddy_take(z, order);
+	if (page)
+		atomic_long_sub(1L << order, &z->nr_free);
+	spin_unlock(&z->lock);
+	return page;
+}
+
+/* ZONE_MOVABLE first for movable requests, then ZONE_NORMAL. */
+static struct page *zones_take(gfp_t gfp, unsigned int order)
+{
+	struct page *page = NULL;
+
+	/* Pairs with zones_rebuild(): a stale "no region" only costs the
+	 * movable zone's turn; the take itself is checked under the lock. */
+	if ((gfp & __GFP_MOVABLE) && !memalloc_pin &&
+	    READ_ONCE(movable_start) < managed)
+		page = zone_take(&zones[ZONE_MOVABLE], order);
+	if (!page)
+		page = zone_take(&zones[ZONE_NORMAL], order);
+	return page;
+}
+
 struct page *alloc_pages(gfp_t gfp, unsigned int order)
 {
 	struct page *page;
@@ -270,11 +372,7 @@ struct page *alloc_pages(gfp_t gfp, unsigned int order)
 		return NULL;
 	if (!mem_ready() || should_fail_alloc(gfp))
 		return NULL;
-	spin_lock(&zone.lock);
-	page = buddy_take(order);
-	if (page)
-		atomic_long_sub(1L << order, &zone.nr_free);
-	spin_unlock(&zone.lock);
+	page = zones_take(gfp, order);
 	if (!page) {
 		/* The kernel would reclaim or OOM-kill until it succeeds;
 		 * mmirror has nobody to kill yet, and __GFP_NOFAIL callers
@@ -313,6 +411,7 @@ static bool free_page_check(struct page *page)
 static void free_block(struct page *page, unsigned int order)
 {
 	unsigned long nr = 1UL << order;
+	struct zone *z;
 
 	/* Before the generations move: the oracle drops the frames' shadows
 	 * and reports a frame freed while pinned. */
@@ -336,10 +435,11 @@ static void free_block(struct page *page, unsigned int order)
 		p->private = 0;
 		atomic_set(&p->_mapcount, -1);
 	}
-	spin_lock(&zone.lock);
-	buddy_give(page_to_pfn(page), order);
-	atomic_long_add(nr, &zone.nr_free);
-	spin_unlock(&zone.lock);
+	z = pfn_zone(page_to_pfn(page));
+	spin_lock(&z->lock);
+	buddy_give(z, page_to_pfn(page), order);
+	atomic_long_add(nr, &z->nr_free);
+	spin_unlock(&z->lock);
 }
 
 void __free_pages(struct page *page, unsigned int order)
@@ -405,22 +505,82 @@ void put_page(struct page *page)
 
 unsigned long nr_free_pages(void)
 {
-	return mem_initialized() ? atomic_long_read(&zone.nr_free) : 0;
+	return mem_initialized() ? zones_nr_free() : 0;
 }
 
 unsigned long totalram_pages(void)
 {
-	return mem_initialized() ? zone.managed : 0;
+	return mem_initialized() ? managed : 0;
 }
 
 unsigned long nr_free_blocks(unsigned int order)
 {
-	unsigned long n;
+	unsigned long n = 0;
 
 	if (order >= NR_PAGE_ORDERS || !mem_initialized())
 		return 0;
-	spin_lock(&zone.lock);
-	n = zone.nr_blocks[order];
-	spin_unlock(&zone.lock);
+	for (int i = 0; i < MAX_NR_ZONES; i++) {
+		spin_lock(&zones[i].lock);
+		n += zones[i].nr_blocks[order];
+		spin_unlock(&zones[i].lock);
+	}
 	return n;
+}
+
+/* --- the movable region ----------------------------------------------- */
+
+int mem_set_movable(unsigned long nr_pages)
+{
+	int ret = 0;
+
+	if (!mem_ready())
+		return -ENOMEM;
+	if (nr_pages > managed || managed - nr_pages < 16)
+		return -EINVAL;
+	/* Lock order: ZONE_NORMAL, then ZONE_MOVABLE (only here). */
+	spin_lock(&zones[ZONE_NORMAL].lock);
+	spin_lock(&zones[ZONE_MOVABLE].lock);
+	/* Exact under both locks: every take and give updates nr_free
+	 * under its zone's lock. */
+	if (zones_nr_free() != managed)
+		ret = -EBUSY;
+	else
+		zones_rebuild(managed - nr_pages);
+	spin_unlock(&zones[ZONE_MOVABLE].lock);
+	spin_unlock(&zones[ZONE_NORMAL].lock);
+	return ret;
+}
+
+unsigned long mem_movable_pages(void)
+{
+	return mem_initialized() ? managed - READ_ONCE(movable_start) : 0;
+}
+
+unsigned long nr_free_movable_pages(void)
+{
+	return mem_initialized() ?
+		       atomic_long_read(&zones[ZONE_MOVABLE].nr_free) :
+		       0;
+}
+
+bool page_is_movable(const struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	/* Pairs with the WRITE_ONCE in zones_rebuild().  The zero page
+	 * (pfn == managed) lies above every zone. */
+	return pfn >= READ_ONCE(movable_start) && pfn < managed;
+}
+
+unsigned int memalloc_pin_save(void)
+{
+	unsigned int old = memalloc_pin;
+
+	memalloc_pin = 1;
+	return old;
+}
+
+void memalloc_pin_restore(unsigned int flags)
+{
+	memalloc_pin = flags;
 }

@@ -20,11 +20,20 @@
  *
  * RECLAIM (shrink_page) of one isolated page, the kernel's
  * shrink_folio_list for anonymous memory:
- *   1. skip huge, pinned (folio_maybe_dma_pinned: _pincount > 0) and
- *      locked pages; keep young ones (accessed bit anywhere, or
- *      PG_referenced, which is cleared: the second chance);
- *   2. trylock the page; give it a swap slot and put it in the swap cache
- *      (add_to_swap: PG_dirty, nothing is in the slot yet);
+ *   1. skip pinned (folio_maybe_dma_pinned: _pincount > 0) and locked
+ *      pages; keep young ones (accessed bit anywhere, or PG_referenced,
+ *      which is cleared: the second chance);
+ *   2. trylock the page.  A huge page (a PMD-sized THP: PUD-sized ones
+ *      never join the LRU) is split first (split_huge_page_to_list,
+ *      huge_split.c; the kernel's split_folio_to_list): its PMD mappings
+ *      become PTEs and the folio 512 order-0 pages.  The head goes on as
+ *      an order-0 page; the other subpages come back isolated on a list
+ *      and are reclaimed right after it, each through steps 1-5 (their
+ *      accessed bits are the PMD's, which step 1 just cleared).  A THP
+ *      that cannot be split now (pinned, an extra reference, a busy mm)
+ *      stays whole on the LRU.  Then give the page a swap slot and put it
+ *      in the swap cache (add_to_swap: PG_dirty, nothing is in the slot
+ *      yet);
  *   3. try_to_unmap(): every PTE becomes the swap entry, each under an
  *      MMU_NOTIFY_CLEAR invalidation, the PTE's dirty bit goes to PG_dirty.
  *      A mapping left behind (busy mm, a pin seen under the PTE lock)
@@ -45,12 +54,15 @@
  *
  * Lock order: mmap_lock -> page lock -> anon_vma lock -> PTE lock ->
  * si.lock -> lru.lock (a leaf: the page free path takes it under any lock).
+ * The split of step 2 takes page lock -> mmap_lock (trylock) -> PTE locks
+ * -> lru.lock (huge_split.c).
  */
 #include <mmirror/kthread.h>
 #include <mmirror/mutex.h>
 #include <mmirror/rmap.h>
 #include <mmirror/swap.h>
 #include <mmirror/wait.h>
+#include "huge_split.h"
 #include "internal.h"
 
 static struct {
@@ -185,10 +197,25 @@ static bool pageout_locked(struct page *page)
 	return swapcache_freeze_and_delete(page);
 }
 
-static bool shrink_page(struct page *page)
+/*
+ * Step 2's split of the locked THP @page; true if it is now order-0 and
+ * its other subpages are isolated on @split.  A folio this reclaim does
+ * not split (PUD-sized, never on the LRU anyway) or cannot split now
+ * (-EAGAIN: pinned, referenced, a busy mm) stays whole.
+ */
+static bool shrink_split(struct page *page, struct list_head *split)
 {
-	if (PageHead(page) || PageTail(page))
-		return false; /* THPs stay (see docs/reclaim.md) */
+	if (!split || compound_order(page) != HPAGE_PMD_ORDER)
+		return false;
+	return split_huge_page_to_list(page, split) == 0;
+}
+
+/* Reclaim one isolated page; @split collects the subpages of a THP it
+ * splits (NULL: do not split).  True if the frame was freed. */
+static bool shrink_page(struct page *page, struct list_head *split)
+{
+	if (PageTail(page))
+		return false; /* never isolated: the LRU holds heads only */
 	if (folio_pincount(page) > 0) {
 		atomic_long_inc(&nr_skipped_pinned);
 		return false;
@@ -197,6 +224,10 @@ static bool shrink_page(struct page *page)
 		return false;
 	if (!trylock_page(page))
 		return false;
+	if (PageHead(page) && !shrink_split(page, split)) {
+		unlock_page(page);
+		return false;
+	}
 	if (!pageout_locked(page)) {
 		unlock_page(page);
 		return false;
@@ -207,10 +238,32 @@ static bool shrink_page(struct page *page)
 	return true;
 }
 
+/*
+ * The subpages a split left isolated on @split (one reference each):
+ * reclaim them all now, as the kernel reclaims a whole folio; the ones
+ * that stay go back to the LRU.
+ */
+static unsigned long shrink_split_list(struct list_head *split)
+{
+	unsigned long freed = 0;
+
+	while (!list_empty(split)) {
+		struct page *page = list_first_entry(split, struct page, lru);
+
+		list_del_init(&page->lru);
+		if (shrink_page(page, NULL))
+			freed++;
+		else
+			lru_putback(page);
+	}
+	return freed;
+}
+
 /* Free up to @nr_pages frames, looking at @budget pages at most. */
 static unsigned long shrink_lru(unsigned long nr_pages, unsigned long budget)
 {
 	unsigned long freed = 0;
+	LIST_HEAD(split);
 
 	reclaim_depth++;
 	while (freed < nr_pages && budget--) {
@@ -218,10 +271,11 @@ static unsigned long shrink_lru(unsigned long nr_pages, unsigned long budget)
 
 		if (!page)
 			break;
-		if (shrink_page(page))
+		if (shrink_page(page, &split))
 			freed++;
 		else
 			lru_putback(page);
+		freed += shrink_split_list(&split);
 	}
 	reclaim_depth--;
 	atomic_long_add(freed, &nr_reclaimed);
@@ -276,6 +330,7 @@ struct page *alloc_user_page(gfp_t gfp)
 	unsigned long limit = READ_ONCE(frame_limit), used;
 	struct page *page;
 
+	gfp |= __GFP_MOVABLE; /* user memory can be migrated (page.h) */
 	if (limit && !reclaim_depth && (used = frames_in_use()) > limit) {
 		atomic_long_inc(&kswapd_wakeups);
 		wake_up(&kswapd_wait);

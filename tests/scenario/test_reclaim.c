@@ -116,6 +116,50 @@ static void test_mirror_fork_shared_slots(void **state)
 	scen_teardown(&s);
 }
 
+/*
+ * A THP region under a frame limit: the fault that goes over the limit
+ * reclaims, which splits the cold huge page (its PMD mapping first, under
+ * an invalidation the device sees) and swaps it out page by page; the
+ * device and the CPU then read every byte back.
+ */
+static void test_mirror_thp_under_frame_limit(void **state)
+{
+	struct scen s;
+	u64 e = 0;
+	long a, b;
+
+	/* A slot per subpage; the usual small area again at the end. */
+	assert_int_equal(swap_area_init(2 * HPAGE_PMD_NR), 0);
+	scen_setup(&s, 2);
+	a = test_map(s.mm, PMD_SIZE, RW, MAP_PRIVATE);
+	assert_true(IS_ALIGNED(a, PMD_SIZE));
+	assert_int_equal(vm_madvise(s.mm, a, PMD_SIZE, MADV_HUGEPAGE), 0);
+	b = test_map(s.mm, NP * P, RW, MAP_PRIVATE);
+	dev_write_pat(s.dm, a, PMD_SIZE, 9);
+	assert_true(test_pfn_at(s.mm, a, &e) && (e & _PAGE_PSE));
+	assert_true(dm_stats(s.dm).entries > 0);
+	/* Cold: aging clears the accessed bit the fault set. */
+	lru_age_pages(~0UL, NULL);
+	vm_set_frame_limit(totalram_pages() - nr_free_pages() -
+			   HPAGE_PMD_NR / 2);
+	cpu_write_pat(s.cpu, b, NP * P, 10);
+	vm_set_frame_limit(0);
+	for (int i = 0; i < HPAGE_PMD_NR; i++)
+		assert_true(swapped(s.mm, a + i * P));
+	assert_int_equal(swap_slots_used(), HPAGE_PMD_NR);
+	assert_int_equal(dm_stats(s.dm).entries, 0);
+	/* The device faults the pages back in (hmm_range_fault swaps them
+	 * in), then the CPU reads them. */
+	dev_expect(s.dm, a, PMD_SIZE, 9);
+	assert_int_equal(swap_slots_used(), 0);
+	cpu_expect(s.cpu, a, PMD_SIZE, 9);
+	cpu_expect(s.cpu, b, NP * P, 10);
+	vm_munmap(s.mm, a, PMD_SIZE);
+	end_swap_clean();
+	scen_teardown(&s);
+	assert_int_equal(swap_area_init(256), 0);
+}
+
 static void test_odp_refault(void **state)
 {
 	struct mm_leak_check lc;
@@ -289,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_mirror_device_writes_survive),
 		cmocka_unit_test(test_mirror_snapshot_and_fault),
 		cmocka_unit_test(test_mirror_fork_shared_slots),
+		cmocka_unit_test(test_mirror_thp_under_frame_limit),
 		cmocka_unit_test(test_odp_refault),
 		cmocka_unit_test(test_kvm_refault),
 		cmocka_unit_test(test_kvm_aging),
