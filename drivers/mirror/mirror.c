@@ -19,10 +19,16 @@
  * entry up and use it under the mutex too, so no access can run through an
  * entry after the callback that drops it returned.
  *
- * Lock order: mmap_lock -> dmirror->mutex -> the oracle's leaf locks.
- * hmm_range_fault() is never called with the mutex held.
+ * Lock order: devmem_sem -> mmap_lock -> dmirror->mutex -> the oracle's
+ * leaf locks.  hmm_range_fault() is never called with the mutex held.
+ *
+ * Device memory (devmem.c): hmm_range_fault() runs with dev_private_owner
+ * = dm, so our device-private pages come back VALID with their device pfn
+ * and are mapped and accessed like any page; the oracle treats a
+ * device-private entry as a mapping of its pfn.
  */
 #include <mmirror/hmm.h>
+#include <mmirror/memremap.h>
 #include <mmirror/mm.h>
 #include <mmirror/slab.h>
 
@@ -84,12 +90,13 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 	struct dmirror *dm = container_of(mni, struct dmirror, notifier);
 
 	/*
-	 * A migration this device started updates its table itself (the
-	 * kernel's rule).  The owner is the struct dmirror.  Unreachable
-	 * until device memory exists.
+	 * Our own migrations (MMU_NOTIFY_MIGRATE, owner dm) are zapped here
+	 * like any invalidation.  The kernel's test_hmm skips them and
+	 * erases its entries itself during the copy, unordered against
+	 * device accesses: an access in between uses a translation whose
+	 * invalidation already began - a stale access to the oracle.
+	 * devmem.c maps the moved pages afterwards, read_retry-checked.
 	 */
-	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == dm)
-		return true;
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&dm->mutex);
 	else if (!mutex_trylock(&dm->mutex))
@@ -108,6 +115,8 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 		if (range->event != MMU_NOTIFY_EXCLUSIVE)
 			dm->excl_gen++;
 	}
+	if (range->event != MMU_NOTIFY_MIGRATE || range->owner != dm)
+		dm->migrate_gen++;
 	atomic_long_inc(&dm->invalidations);
 	mutex_unlock(&dm->mutex);
 	return true;
@@ -189,6 +198,29 @@ static int dmirror_range_fault_locked(struct dmirror *dm,
 	}
 }
 
+/*
+ * After a write fault: the first page of @range that is one of our device
+ * pages but read-only (NULL if none), its address through @va.  Context: dm->mutex held, read_retry
+ * just passed (the pages are still mapped, so alive).
+ */
+static struct page *dmirror_find_ro_devpage(struct dmirror *dm,
+					    const struct hmm_range *range,
+					    unsigned long *va)
+{
+	unsigned long n = (range->end - range->start) >> PAGE_SHIFT;
+
+	for (unsigned long i = 0; i < n; i++) {
+		unsigned long w = range->hmm_pfns[i];
+
+		if ((w & HMM_PFN_WRITE) ||
+		    !dmirror_is_own_devpage(dm, hmm_pfn_to_page(w)))
+			continue;
+		*va = range->start + (i << PAGE_SHIFT);
+		return hmm_pfn_to_page(w);
+	}
+	return NULL;
+}
+
 /**
  * dmirror_fault_range() - make [start, end) present in the device table
  * @eng: the engine faulting (its pfns buffer is used)
@@ -198,6 +230,9 @@ static int dmirror_range_fault_locked(struct dmirror *dm,
  *
  * The read_begin -> hmm_range_fault -> lock -> read_retry loop.  Entries
  * the CPU maps writable are installed writable even for a read fault.
+ * Our device-private pages are installed with their device pfn; a write
+ * fault that finds one read-only moves it to system memory first
+ * (dmirror_migrate_to_system) and faults again, which breaks COW.
  *
  * Context: an engine thread holding a user reference on the mm (mmget);
  * no lock held; may sleep.
@@ -216,14 +251,35 @@ int dmirror_fault_range(struct dmirror_engine *eng, unsigned long start,
 		.hmm_pfns = eng->pfns,
 		.default_flags =
 			HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
+		/* Our device pages are reported, not faulted back. */
+		.dev_private_owner = dm,
 	};
 	int ret;
 
 	if (WARN_ON((end - start) >> PAGE_SHIFT > DMIRROR_FAULT_BATCH))
 		return -EINVAL;
-	ret = dmirror_range_fault_locked(dm, &range);
-	if (ret)
-		return ret;
+	for (;;) {
+		struct page *page = NULL;
+		unsigned long va;
+
+		ret = dmirror_range_fault_locked(dm, &range);
+		if (ret)
+			return ret;
+		if (write)
+			page = dmirror_find_ro_devpage(dm, &range, &va);
+		if (!page)
+			break;
+		/*
+		 * hmm_range_fault() reports our device pages as they are
+		 * and cannot make a read-only one (fork shared it) writable:
+		 * move it to system memory, where the next fault breaks COW.
+		 */
+		mutex_unlock(&dm->mutex);
+		atomic_long_inc(&dm->retries);
+		ret = dmirror_devpage_to_system(dm, va, page);
+		if (ret)
+			return ret;
+	}
 	atomic_long_inc(&dm->faults);
 	ret = dmirror_install(dm, &range);
 	mutex_unlock(&dm->mutex);
@@ -232,17 +288,31 @@ int dmirror_fault_range(struct dmirror_engine *eng, unsigned long start,
 
 /* --- snapshots --------------------------------------------------------- */
 
-/* The DMIRROR_PROT_* byte of one hmm_range_fault() output word. */
-static unsigned char dmirror_prot(unsigned long w)
+/*
+ * The DMIRROR_PROT_* byte of one hmm_range_fault() output word.  Context:
+ * dm->mutex held after a passed read_retry (a VALID page is still mapped).
+ */
+static unsigned char dmirror_prot(struct dmirror *dm, unsigned long w)
 {
+	struct page *page;
 	unsigned char prot;
 
 	if (w & HMM_PFN_ERROR)
 		return DMIRROR_PROT_ERROR;
 	if (!(w & HMM_PFN_VALID))
 		return DMIRROR_PROT_NONE;
-	/* DEV_PRIVATE_* would be decided here once device memory exists. */
-	prot = is_zero_pfn(w & ~HMM_PFN_FLAGS) ? DMIRROR_PROT_ZERO : 0;
+	page = hmm_pfn_to_page(w);
+	/*
+	 * With dev_private_owner = dm, hmm_range_fault() reports only our
+	 * device pages; another device's are NONE (or faulted back), so
+	 * REMOTE does not occur.  Kept for completeness.
+	 */
+	if (is_device_private_page(page))
+		prot = page->pgmap->owner == dm ?
+			       DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+			       DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+	else
+		prot = is_zero_pfn(w & ~HMM_PFN_FLAGS) ? DMIRROR_PROT_ZERO : 0;
 	/* Writable implies readable: READ | WRITE (the kernel's dmirror
 	 * reports WRITE alone). */
 	prot |= DMIRROR_PROT_READ;
@@ -268,7 +338,7 @@ static int dmirror_snapshot_batch(struct dmirror *dm, struct hmm_range *range,
 	if (ret)
 		return ret;
 	for (unsigned long i = 0; i < n; i++)
-		states[i] = dmirror_prot(range->hmm_pfns[i]);
+		states[i] = dmirror_prot(dm, range->hmm_pfns[i]);
 	mutex_unlock(&dm->mutex);
 	return 0;
 }
@@ -285,7 +355,8 @@ static int dmirror_snapshot_batch(struct dmirror *dm, struct hmm_range *range,
  * that cannot be mirrored (PROT_NONE included: no VM_READ), NONE for pages
  * the CPU does not map, else READ (| WRITE if the CPU may write), | ZERO
  * for the zero page,
- * | PMD or PUD for pages of a huge leaf.  DEV_PRIVATE_* cannot occur yet.
+ * | PMD or PUD for pages of a huge leaf; DEV_PRIVATE_LOCAL | READ (| WRITE)
+ * for our device-private pages (another device's read as NONE).
  *
  * Context: may sleep; takes mmap_lock (read), then dm->mutex.
  * Return: 0; -EINVAL (bad arguments); -EFAULT (the mm exited); -ENOMEM.
@@ -294,7 +365,11 @@ int dmirror_snapshot(struct dmirror *dm, unsigned long start, unsigned long end,
 		     unsigned char *states)
 {
 	unsigned long n = (end - start) >> PAGE_SHIFT;
-	struct hmm_range range = { .notifier = &dm->notifier };
+	struct hmm_range range = {
+		.notifier = &dm->notifier,
+		/* Ours are reported (LOCAL); others are not faulted back. */
+		.dev_private_owner = dm,
+	};
 	int ret = 0;
 
 	if (!dm || !states || !IS_ALIGNED(start, PAGE_SIZE) ||
@@ -343,6 +418,7 @@ static struct dmirror *dmirror_alloc(struct mm_struct *mm, const char *name,
 	dm->mm = mm;
 	dm->nr_engines = nr_engines;
 	mutex_init(&dm->mutex);
+	init_rwsem(&dm->devmem_sem);
 	dpt_init(&dm->pt, mm->task_size);
 	spin_lock_init(&dm->queue_lock);
 	INIT_LIST_HEAD(&dm->queue);
@@ -412,8 +488,10 @@ fail:
  * dmirror_destroy() - stop the engines, unsubscribe, free the device
  * @dm: the device (NULL or an ERR_PTR: nothing happens)
  *
- * Jobs already queued are completed first.  No other call on @dm may run
- * or follow.  Context: may sleep; not from a notifier callback.
+ * Jobs already queued are completed first, then the device memory is
+ * released (its pages evicted to system memory) while the notifier still
+ * zaps the table.  No other call on @dm may run or follow.  Context: may
+ * sleep; not from a notifier callback; no mmap_lock held.
  */
 void dmirror_destroy(struct dmirror *dm)
 {
@@ -422,6 +500,12 @@ void dmirror_destroy(struct dmirror *dm)
 	if (IS_ERR_OR_NULL(dm))
 		return;
 	dmirror_engines_stop(dm);
+	/*
+	 * Device memory before the notifier goes: the eviction's MIGRATE
+	 * invalidations must still zap our entries of device pfns (and tell
+	 * the oracle) before memunmap_pages() frees those frames.
+	 */
+	dmirror_devmem_release(dm);
 	/* Returns once no callback runs or can run: the table is ours. */
 	mmu_interval_notifier_remove(&dm->notifier);
 	mutex_lock(&dm->mutex);

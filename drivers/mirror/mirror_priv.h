@@ -14,6 +14,7 @@
 #include <mmirror/list.h>
 #include <mmirror/mmu_notifier.h>
 #include <mmirror/mutex.h>
+#include <mmirror/rwsem.h>
 #include <mmirror/spinlock.h>
 #include <mmirror/wait.h>
 
@@ -54,6 +55,8 @@ struct dmirror_engine {
 	unsigned long *pfns;
 };
 
+struct dmirror_devmem;
+
 struct dmirror {
 	struct mmu_interval_notifier notifier; /* [0, task_size) of mm */
 	struct mm_struct *mm; /* mmgrab'ed from create to destroy */
@@ -91,6 +94,26 @@ struct dmirror {
 	 * make_device_exclusive() (atomic.c).
 	 */
 	unsigned long excl_gen;
+	/*
+	 * Invalidations other than this device's own MMU_NOTIFY_MIGRATE
+	 * ones, under mutex: a migration to the device maps its pages only
+	 * if none ran since before its migrate_vma_setup() (devmem.c).
+	 */
+	unsigned long migrate_gen;
+
+	/*
+	 * Device memory (devmem.c).  devmem_sem keeps @devmem alive and
+	 * unchanging: dmirror_devmem_add() and _release() set it under the
+	 * write side, migrations to the device use it under the read side.
+	 * Lock order: devmem_sem -> mmap_lock -> dm->mutex.  The
+	 * migrate_to_ram callback (mmap_lock held) never takes it: it finds
+	 * the memory through the faulting page's pgmap, which the fault's
+	 * page reference keeps alive (memunmap_pages() waits for it).
+	 */
+	struct rw_semaphore devmem_sem;
+	struct dmirror_devmem *devmem; /* NULL: no device memory */
+	/* struct dmirror_devmem_stats counters, kept across releases. */
+	atomic_long_t to_device, to_system, cpu_faults, evicted;
 };
 
 /* mirror.c */
@@ -99,6 +122,11 @@ int dmirror_fault_range(struct dmirror_engine *eng, unsigned long start,
 /* atomic.c */
 void dmirror_zap_nonatomic(struct dmirror *dm, unsigned long start,
 			   unsigned long end);
+/* devmem.c */
+bool dmirror_is_own_devpage(struct dmirror *dm, struct page *page);
+int dmirror_devpage_to_system(struct dmirror *dm, unsigned long va,
+			      struct page *page);
+
 /* engine.c */
 int dmirror_engines_start(struct dmirror *dm);
 void dmirror_engines_stop(struct dmirror *dm);

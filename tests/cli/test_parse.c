@@ -161,10 +161,35 @@ static const struct bad bad[] = {
 	  "permission, lost-write, pin, protocol)" },
 	{ PMC "load c b expect -EWHAT",
 	  "t.mms:4:17: error: unknown error '-EWHAT' (expected -EFAULT, "
-	  "-EPERM, -EINVAL, -ENOMEM, -EACCES, -EEXIST, -EBUSY, -EAGAIN or "
-	  "-ENOENT)" },
+	  "-EPERM, -EINVAL, -ENOMEM, -EACCES, -EEXIST, -EBUSY, -EAGAIN, "
+	  "-ENOENT, -ENODEV or -EOPNOTSUPP)" },
+	/* The memory statements (parse_mem.c). */
+	{ PMC "pin x P b\nmigrate x b device",
+	  "t.mms:5:9: error: migrate to a device works on mirror devices, "
+	  "not on a pin device" },
+	{ PMC "mirror d P\nmigrate d b gpu",
+	  "t.mms:5:13: error: expected device or system" },
+	{ PMC "mirror d P\nmigrate d b",
+	  "t.mms:5:12: error: missing words: migrate PROC RANGE | migrate "
+	  "MIRROR RANGE device|system" },
+	{ PMC "migrate c b", "t.mms:4:9: error: 'c' is a cpu (line 3): migrate "
+			     "takes a process or a mirror device" },
+	{ PMC "mirror d P\natomic d b 1",
+	  "t.mms:5:10: error: atomic takes one word: NAME+OFF, OFF a "
+	  "multiple of 8" },
+	{ PMC "mirror d P\natomic d b+0 1 expect 0|-EBUSY\nexclusive d b "
+	      "expect 4",
+	  "t.mms:6:22: error: only load, read and atomic have a value to "
+	  "expect" },
+	{ PMC "repeat 2\n pressure 10\nend",
+	  "t.mms:5:2: error: 'pressure' may only be used at the top level, "
+	  "outside blocks" },
+	{ PMC "reclaim many", "t.mms:4:9: error: expected a digit, not 'm'" },
+	{ PMC "mirror d P\nrelease d extra",
+	  "t.mms:5:11: error: unexpected 'extra' (an expectation starts with "
+	  "'expect')" },
 	{ PMC "store c b 1 expect 5",
-	  "t.mms:4:20: error: only load and read have a value to expect" },
+	  "t.mms:4:20: error: only load, read and atomic have a value to expect" },
 	{ PMC "load c b[8:4]",
 	  "t.mms:4:9: error: empty range: END must be above START" },
 	{ PMC "load c b extra", "t.mms:4:10: error: unexpected 'extra' (an "

@@ -61,9 +61,12 @@ static void dump(int got, int want)
 
 static void test_examples(void **state)
 {
-	static const char *const ex[] = { "gpu-munmap-storm.mms",
-					  "rdma-odp-fork.mms", "kvm-aging.mms",
-					  "pin-dma-after-munmap.mms" };
+	static const char *const ex[] = {
+		"gpu-munmap-storm.mms", "rdma-odp-fork.mms",
+		"kvm-aging.mms",	"pin-dma-after-munmap.mms",
+		"devmem-migrate.mms",	"reclaim-under-mirror.mms",
+		"exclusive-atomics.mms"
+	};
 	const char *src = __FILE__;
 	char path[4096];
 	const char *argv[] = { "mmirror", "run", path };
@@ -107,6 +110,42 @@ static void test_pass(void **state)
 	assert_non_null(strstr(out_text, "result: PASS"));
 }
 
+/* The statements that move memory: migrate, reclaim, pressure,
+ * exclusive, atomic, devmem, release; every page and slot back after. */
+static void test_memory_statements(void **state)
+{
+	int ret = run_text(SETUP "devmem gpu 32\n"
+				 "migrate gpu buf device\n"
+				 "snapshot gpu buf expect dev*16\n"
+				 "expect gpu.dev_free == 16\n"
+				 "devmem gpu 8 expect -EBUSY\n"
+				 "migrate gpu buf system\n"
+				 "snapshot gpu buf expect rw*16\n"
+				 "expect gpu.to_system == 16\n"
+				 "migrate P buf\n"
+				 "reclaim 16\n"
+				 "expect P.swapents > 0\n"
+				 "read gpu buf expect 0x11\n"
+				 "exclusive gpu buf[0:4K]\n"
+				 "atomic gpu buf+0 1 expect 0x11\n"
+				 "load c buf+0 expect 0x12\n"
+				 "atomic gpu buf+0 1 expect -EBUSY\n"
+				 "migrate gpu buf[4K:8K] device\n"
+				 "release gpu\n"
+				 "release gpu expect -ENODEV\n"
+				 "migrate gpu buf device expect -ENODEV\n"
+				 "pressure 8\n"
+				 "store c buf 0x5\n"
+				 "pressure off\n"
+				 "read gpu buf expect 0x5\n"
+				 "expect gpu.atomics == 1\n"
+				 "expect violations none\n");
+
+	dump(ret, 0);
+	assert_int_equal(ret, SCN_EXIT_OK);
+	assert_non_null(strstr(out_text, "result: PASS"));
+}
+
 /* Each kind of unmet expectation fails the run, and says where. */
 static void test_unmet(void **state)
 {
@@ -129,6 +168,9 @@ static void test_unmet(void **state)
 		  "  end\n end\nend",
 		  "failed 3 times" },
 		{ "expect violation stale", "EXPECTED, NONE SEEN" },
+		{ "exclusive gpu buf[0:4K]\natomic gpu buf+0 1 expect 7",
+		  "atomic gpu buf+0 1 expect 7 -> 0x11  FAILED" },
+		{ "migrate gpu buf device", "-> -ENODEV  FAILED" },
 	};
 	char text[512];
 
@@ -237,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_pass),
+		cmocka_unit_test(test_memory_statements),
 		cmocka_unit_test(test_unmet),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_verbose),

@@ -40,7 +40,11 @@
  * must come back exactly (the same read rule; the oracle's lost-write
  * shadow follows them through the swap slots).  A "migrate" mutation
  * moves a range of a process's pages to new frames under the CPUs and
- * devices (the same read rule: nothing lost, no stale translation).
+ * devices (the same read rule: nothing lost, no stale translation).  A
+ * "devmem" mutation moves a private range into the mirror device's
+ * device-private memory or back: every other actor then reaches those
+ * pages through migrate_to_ram() (CPUs, faults of the other devices) or,
+ * the mirror itself, in device memory.
  *
  * At the end: zero oracle violations, every frame, pin, kmalloc object,
  * mm and swap slot back, no WARN.
@@ -90,15 +94,18 @@ enum mut {
 	M_THP,
 	M_RECLAIM,
 	M_MIGRATE,
+	M_DEVMEM,
 	NR_MUTS
 };
 static const char *const mut_name[NR_MUTS] = {
 	"remap", "mprotect", "unprotect", "dontneed", "mremap",
-	"fork",	 "thp",	     "reclaim",	  "migrate",
+	"fork",	 "thp",	     "reclaim",	  "migrate",  "devmem",
 };
 
 /* Totals for the summary, summed by each thread as it ends. */
 static long nr_ok[NR_KINDS][2], nr_fail[NR_KINDS], nr_mut[NR_MUTS], nr_gen;
+/* Device-memory traffic of the mirror devices, summed at their exit. */
+static long nr_to_dev, nr_to_sys, nr_dev_faults;
 static u64 deadline_ns;
 
 static u64 now_ns(void)
@@ -323,6 +330,7 @@ static void proc_devices(struct proc *p)
 	snprintf(name, sizeof(name), "odp%d", p->slot);
 	p->odp = odp_create(name);
 	CHECK(!IS_ERR(p->dm) && !IS_ERR(p->odp));
+	CHECK(dmirror_devmem_add(p->dm, 2 * MAX_MUT) == 0);
 	p->mr_priv =
 		odp_reg_mr(p->odp, p->mm, p->priv, PMD_SIZE, ODP_ACCESS_WRITE);
 	p->mr_shr = odp_reg_mr(p->odp, p->mm, p->shr, SHR_PAGES * PAGE_SIZE,
@@ -387,6 +395,7 @@ static void proc_start(struct proc *p)
  */
 static void proc_exit(struct proc *p)
 {
+	struct dmirror_devmem_stats ds;
 	struct pindev_stats ps;
 	u64 v = 0;
 
@@ -417,6 +426,10 @@ static void proc_exit(struct proc *p)
 	odp_dereg_mr(p->mr_priv);
 	odp_dereg_mr(p->mr_shr);
 	odp_destroy(p->odp);
+	dmirror_get_devmem_stats(p->dm, &ds);
+	__atomic_add_fetch(&nr_to_dev, ds.to_device, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&nr_to_sys, ds.to_system, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&nr_dev_faults, ds.cpu_faults, __ATOMIC_RELAXED);
 	dmirror_destroy(p->dm);
 }
 
@@ -513,6 +526,16 @@ static void mutate(struct proc *p, uint64_t *rng)
 		CHECK(ret == 0 || ret == -EAGAIN || ret == -EBUSY ||
 		      ret == -ENOMEM);
 		break;
+	case M_DEVMEM:
+		/* Private memory only; pinned, huge, swapped pages stay
+		 * where they are; -ENOMEM when device memory is full. */
+		if (shr)
+			break;
+		ret = test_rand(rng) & 1 ?
+			      dmirror_migrate_to_device(p->dm, va, va + len) :
+			      dmirror_migrate_to_system(p->dm, va, va + len);
+		CHECK(ret == 0 || ret == -ENOMEM || ret == -EFAULT);
+		break;
 	case M_DONTNEED:
 		CHECK(vm_madvise(p->mm, va, len, MADV_DONTNEED) == 0);
 		break;
@@ -603,6 +626,9 @@ static void print_swap_summary(void)
 	print_message("stress migrate: %lu moved, %lu failed (%lu pinned), "
 		      "%lu faults waited\n",
 		      ms.succeeded, ms.failed, ms.refused_pinned, ms.waits);
+	print_message("stress devmem: %ld pages to device memory, %ld back "
+		      "by the driver, %ld by faults\n",
+		      nr_to_dev, nr_to_sys, nr_dev_faults);
 }
 
 static void test_stress(void **state)

@@ -304,8 +304,8 @@ const struct explore_scenario explore_seed004_correct = {
 };
 
 /**
- * explore_scenarios_init() - register the seed scenarios with the
- * explorer.
+ * explore_scenarios_init() - register the seed scenarios and the
+ * device-memory ones with the explorer.
  *
  * Idempotent: explore_register() ignores a name it already has.
  * Context: single-threaded start-up (the registry has no lock).
@@ -318,7 +318,8 @@ void explore_scenarios_init(void)
 		&explore_seed002_flawed,  &explore_seed002_correct,
 		&explore_seed003_flawed,  &explore_seed003_checked,
 		&explore_seed003_correct, &explore_seed004_flawed,
-		&explore_seed004_correct,
+		&explore_seed004_correct, &explore_devmem_migrate,
+		&explore_devmem_release,  &explore_devmem_fork,
 	};
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(all); i++)

@@ -30,5 +30,9 @@ extern const struct explore_scenario explore_seed003_checked;
 extern const struct explore_scenario explore_seed003_correct;
 extern const struct explore_scenario explore_seed004_flawed;
 extern const struct explore_scenario explore_seed004_correct;
+/* explore_devmem.c: device-private memory, correct protocol only. */
+extern const struct explore_scenario explore_devmem_migrate;
+extern const struct explore_scenario explore_devmem_release;
+extern const struct explore_scenario explore_devmem_fork;
 
 #endif /* MMIRROR_TOOLS_EXPLORE_SCENARIOS_H */

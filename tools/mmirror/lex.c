@@ -287,9 +287,12 @@ static const struct {
 	const char *name;
 	int err;
 } errnos[] = {
-	{ "EFAULT", EFAULT }, { "EPERM", EPERM },   { "EINVAL", EINVAL },
-	{ "ENOMEM", ENOMEM }, { "EACCES", EACCES }, { "EEXIST", EEXIST },
-	{ "EBUSY", EBUSY },   { "EAGAIN", EAGAIN }, { "ENOENT", ENOENT },
+	{ "EFAULT", EFAULT },	      { "EPERM", EPERM },
+	{ "EINVAL", EINVAL },	      { "ENOMEM", ENOMEM },
+	{ "EACCES", EACCES },	      { "EEXIST", EEXIST },
+	{ "EBUSY", EBUSY },	      { "EAGAIN", EAGAIN },
+	{ "ENOENT", ENOENT },	      { "ENODEV", ENODEV },
+	{ "EOPNOTSUPP", EOPNOTSUPP },
 };
 
 const char *scn_errno_name(int err)
@@ -311,8 +314,8 @@ bool lex_errno(struct scn_parser *p, const char *s, size_t n, int col, int *err)
 	}
 	scn_error(p, col,
 		  "unknown error '%.*s' (expected -EFAULT, -EPERM, "
-		  "-EINVAL, -ENOMEM, -EACCES, -EEXIST, -EBUSY, -EAGAIN "
-		  "or -ENOENT)",
+		  "-EINVAL, -ENOMEM, -EACCES, -EEXIST, -EBUSY, -EAGAIN, "
+		  "-ENOENT, -ENODEV or -EOPNOTSUPP)",
 		  (int)n, s);
 	return false;
 }

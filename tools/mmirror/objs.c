@@ -175,9 +175,11 @@ static bool stat_process(struct scn_obj *o, unsigned long i, u64 *v)
 {
 	struct mm_struct *mm = o->mm;
 	/* Pairs with the WRITE_ONCE()s of an age pass (ops.c). */
-	u64 x[] = { 0, 0, 0, READ_ONCE(o->scanned), READ_ONCE(o->referenced) };
+	u64 x[] = {
+		0, 0, 0, READ_ONCE(o->scanned), READ_ONCE(o->referenced), 0
+	};
 
-	if (i >= ARRAY_SIZE(x) || (!mm && i < 3))
+	if (i >= ARRAY_SIZE(x) || (!mm && (i < 3 || i == 5)))
 		return false; /* exited: no address space to ask */
 	if (mm) {
 		x[0] = get_mm_counter(mm, MM_ANONPAGES) +
@@ -185,6 +187,7 @@ static bool stat_process(struct scn_obj *o, unsigned long i, u64 *v)
 		x[1] = mm_pgtables_pages(mm);
 		/* Racy but harmless: a statistic, read between blocks. */
 		x[2] = READ_ONCE(mm->map_count);
+		x[5] = get_mm_counter(mm, MM_SWAPENTS);
 	}
 	*v = x[i];
 	return true;
@@ -193,7 +196,7 @@ static bool stat_process(struct scn_obj *o, unsigned long i, u64 *v)
 /* Read statistic @idx (the order of scn_stat_names()) of @o. */
 bool scn_stat(struct scn_obj *o, unsigned long idx, u64 *v)
 {
-	unsigned long a[12] = { 0 };
+	unsigned long a[16] = { 0 };
 
 	if (o->kind == SCN_PROCESS)
 		return stat_process(o, idx, v);
@@ -212,13 +215,18 @@ bool scn_stat(struct scn_obj *o, unsigned long idx, u64 *v)
 		break;
 	}
 	case SCN_MIRROR: {
+		struct dmirror_devmem_stats dst;
 		struct dmirror_stats st;
 
 		dmirror_get_stats(o->dev, &st);
-		unsigned long x[] = {
-			st.reads,   st.writes,	      st.faults,
-			st.retries, st.invalidations, st.entries
-		};
+		dmirror_get_devmem_stats(o->dev, &dst);
+		unsigned long x[] = { st.reads,		st.writes,
+				      st.faults,	st.retries,
+				      st.invalidations, st.entries,
+				      st.atomics,	dst.nr_pages,
+				      dst.nr_free,	dst.to_device,
+				      dst.to_system,	dst.cpu_faults,
+				      dst.evicted };
 		memcpy(a, x, sizeof(x));
 		break;
 	}

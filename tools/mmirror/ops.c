@@ -57,8 +57,8 @@ static bool has_alt(const struct scn_stmt *s, enum scn_alt_kind k, u64 v)
  * Judge @ret (and the @n words read into @w, for load/read) and report.
  * Without a clause only success will do; `ok` accepts any value read.
  */
-static void judge(struct scn_tctx *t, struct scn_stmt *s, int ret, const u64 *w,
-		  size_t n)
+void scn_judge(struct scn_tctx *t, struct scn_stmt *s, int ret, const u64 *w,
+	       size_t n)
 {
 	bool any = has_alt(s, SCN_ALT_ANY, 0), ok;
 	size_t bad = 0;
@@ -145,7 +145,7 @@ static void exec_access(struct scn_tctx *t, struct scn_stmt *s)
 		return;
 	}
 	if (s->op == OP_FAULT) {
-		judge(t, s, fault_range(s->obj, va, len, s->flag), NULL, 0);
+		scn_judge(t, s, fault_range(s->obj, va, len, s->flag), NULL, 0);
 		return;
 	}
 	n = len / 8;
@@ -161,7 +161,7 @@ static void exec_access(struct scn_tctx *t, struct scn_stmt *s)
 			      cpu_load(s->obj->dev, va, buf, len);
 	else
 		ret = dev_access(s->obj, va, buf, len, write);
-	judge(t, s, ret, buf, write ? 0 : n);
+	scn_judge(t, s, ret, buf, write ? 0 : n);
 	free(buf);
 }
 
@@ -292,7 +292,7 @@ static void exec_vm(struct scn_tctx *t, struct scn_stmt *s)
 		WRITE_ONCE(s->obj->referenced, ref);
 		break;
 	}
-	judge(t, s, IS_ERR_VALUE(ret) ? (int)ret : 0, NULL, 0);
+	scn_judge(t, s, IS_ERR_VALUE(ret) ? (int)ret : 0, NULL, 0);
 }
 
 static bool exec_decl(struct scn_tctx *t, struct scn_stmt *s)
@@ -317,7 +317,7 @@ static bool exec_decl(struct scn_tctx *t, struct scn_stmt *s)
 	} else {
 		ret = scn_obj_create(t, s);
 	}
-	judge(t, s, ret, NULL, 0);
+	scn_judge(t, s, ret, NULL, 0);
 	return !ret;
 }
 
@@ -351,6 +351,6 @@ bool scn_exec_op(struct scn_tctx *t, struct scn_stmt *s)
 		exec_vm(t, s);
 		return true;
 	default:
-		return exec_decl(t, s);
+		return scn_exec_mem(t, s) || exec_decl(t, s);
 	}
 }

@@ -14,13 +14,16 @@
  * Statistic names per kind.  The interpreter (ops_stat.c) returns the
  * values in this order: keep the two in step.
  */
-static const char *const process_stats[] = { "rss",	"pgtables",   "vmas",
-					     "scanned", "referenced", NULL };
+static const char *const process_stats[] = {
+	"rss", "pgtables", "vmas", "scanned", "referenced", "swapents", NULL
+};
 static const char *const cpu_stats[] = { "loads",    "stores", "walks",
 					 "tlb_hits", "faults", "shootdowns",
 					 NULL };
 static const char *const mirror_stats[] = {
-	"reads", "writes", "faults", "retries", "invalidations", "entries", NULL
+	"reads",     "writes",	   "faults",	"retries",  "invalidations",
+	"entries",   "atomics",	   "dev_pages", "dev_free", "to_device",
+	"to_system", "cpu_faults", "evicted",	NULL
 };
 static const char *const odp_stats[] = { "dma_reads",	  "dma_writes",
 					 "page_faults",	  "prefetched",

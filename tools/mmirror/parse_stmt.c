@@ -115,7 +115,9 @@ bool parse_expect(struct scn_parser *p, struct scn_stmt *s, size_t i)
 {
 	const struct scn_word *w;
 	const char *c, *bar;
-	bool values = s->op == OP_LOAD || s->op == OP_READ;
+	/* atomic: the value the word had before the add. */
+	bool values =
+		s->op == OP_LOAD || s->op == OP_READ || s->op == OP_ATOMIC;
 
 	if (i >= p->nw)
 		return true;
@@ -146,7 +148,7 @@ bool parse_expect(struct scn_parser *p, struct scn_stmt *s, size_t i)
 			return false;
 		if (a->kind == SCN_ALT_VALUE && !values) {
 			scn_error(p, w->col + (int)(c - w->s),
-				  "only load and read have a value to "
+				  "only load, read and atomic have a value to "
 				  "expect");
 			return false;
 		}
@@ -440,6 +442,13 @@ static const struct scn_stmt_def stmts[] = {
 	{ "mprotect", OP_MPROTECT, 0, parse_vm },
 	{ "madvise", OP_MADVISE, 0, parse_vm },
 	{ "age", OP_AGE, 0, parse_age },
+	{ "migrate", OP_MIGRATE, 0, parse_migrate },
+	{ "reclaim", OP_RECLAIM, 0, parse_reclaim },
+	{ "pressure", OP_PRESSURE, STMT_TOP, parse_pressure },
+	{ "exclusive", OP_EXCLUSIVE, 0, parse_exclusive },
+	{ "atomic", OP_ATOMIC, 0, parse_atomic },
+	{ "devmem", OP_DEVMEM, 0, parse_devmem },
+	{ "release", OP_RELEASE, 0, parse_release },
 	{ "load", OP_LOAD, 0, parse_access },
 	{ "store", OP_STORE, 0, parse_access },
 	{ "read", OP_READ, 0, parse_access },

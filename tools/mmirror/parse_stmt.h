@@ -34,4 +34,13 @@ bool parse_access(struct scn_parser *p, struct scn_stmt *s);
 bool parse_snapshot(struct scn_parser *p, struct scn_stmt *s);
 bool parse_expect_stmt(struct scn_parser *p, struct scn_stmt *s);
 
+/* Statement parsers of parse_mem.c. */
+bool parse_migrate(struct scn_parser *p, struct scn_stmt *s);
+bool parse_reclaim(struct scn_parser *p, struct scn_stmt *s);
+bool parse_pressure(struct scn_parser *p, struct scn_stmt *s);
+bool parse_exclusive(struct scn_parser *p, struct scn_stmt *s);
+bool parse_atomic(struct scn_parser *p, struct scn_stmt *s);
+bool parse_devmem(struct scn_parser *p, struct scn_stmt *s);
+bool parse_release(struct scn_parser *p, struct scn_stmt *s);
+
 #endif /* MMIRROR_TOOLS_PARSE_STMT_H */

@@ -23,6 +23,7 @@
 #include <mmirror/kthread.h>
 #include <mmirror/page.h>
 #include <mmirror/rcupdate.h>
+#include <mmirror/swap.h>
 #include "run_int.h"
 
 /* Failures of one statement printed in full; the rest are counted. */
@@ -281,6 +282,7 @@ int scn_run(struct scenario *scn, const struct scn_opts *opts, FILE *out)
 	fprintf(out, "devices:\n");
 	scn_print_stats(out, scn);
 	scn_teardown(scn);
+	vm_set_frame_limit(0); /* a `pressure` ends with its run */
 	rcu_barrier(); /* frees deferred by the teardown */
 	nv = check_finish();
 	check_disable();
@@ -290,6 +292,11 @@ int scn_run(struct scenario *scn, const struct scn_opts *opts, FILE *out)
 	if (nr_free_pages() != free_before) {
 		fprintf(out, "frames: %ld not returned after teardown\n",
 			(long)(free_before - nr_free_pages()));
+		ok = false;
+	}
+	if (swap_slots_used()) {
+		fprintf(out, "swap: %lu slots still used after teardown\n",
+			swap_slots_used());
 		ok = false;
 	}
 	nfail = list_failures(out, &scn->top);

@@ -32,6 +32,14 @@ u64 scn_now_ns(void);
 
 /* Run one non-block statement.  Return false to stop the run. */
 bool scn_exec_op(struct scn_tctx *t, struct scn_stmt *s);
+/* ops_mem.c: run @s if it is one of its statements (true), else false. */
+bool scn_exec_mem(struct scn_tctx *t, struct scn_stmt *s);
+/*
+ * Judge @ret (and the @n words read into @w, for load/read/atomic)
+ * against @s's expect clause and report the outcome.
+ */
+void scn_judge(struct scn_tctx *t, struct scn_stmt *s, int ret, const u64 *w,
+	       size_t n);
 
 /*
  * Report the outcome of @s: @ok or not, with @fmt saying what happened

@@ -110,6 +110,14 @@ enum scn_op {
 	OP_MPROTECT,
 	OP_MADVISE,
 	OP_AGE,
+	OP_MIGRATE, /* a process's pages to new frames */
+	OP_MIGRATE_DEV, /* to (flag) or from a mirror's device memory */
+	OP_RECLAIM,
+	OP_PRESSURE, /* top level: the frame limit */
+	OP_EXCLUSIVE,
+	OP_ATOMIC,
+	OP_DEVMEM,
+	OP_RELEASE,
 	OP_LOAD,
 	OP_STORE,
 	OP_READ,
