@@ -13,8 +13,11 @@
  *
  * Pinned pages (_pincount > 0) are never migrated, and a page somebody
  * else holds a reference on (a GUP in flight) is put back as it was.
- * Only order-0 private anonymous pages move; huge pages, swap-cache
- * pages, shared (shmem) and device pages are refused with -EBUSY.
+ * Only order-0 private anonymous pages move.  A PMD-sized THP named by
+ * its head is split first (huge_split.c: Linux's path without THP
+ * migration) and its pages move one by one; a tail page, a PUD-sized
+ * THP, swap-cache pages, shared (shmem) and device pages are refused
+ * with -EBUSY.
  */
 #ifndef MMIRROR_MIGRATE_H
 #define MMIRROR_MIGRATE_H
@@ -33,7 +36,8 @@
  * caller holds no mmap_lock, page lock nor spinlock.
  * Return: 0 (every mapping now maps the new frame and the old one is
  * released); -EINVAL (NULL, not a page in use, not anonymous memory);
- * -EBUSY (huge, in the swap cache, or unsupported); -EAGAIN (pinned,
+ * -EBUSY (a tail page, a THP that is not PMD-sized, in the swap cache,
+ * or unsupported); -EAGAIN (pinned, a THP that could not be split,
  * another reference appeared, or an mm's mmap_lock was contended: the
  * page is left as it was, try again); -ENOMEM (no frame).
  */
@@ -150,7 +154,8 @@ enum migrate_vma_direction {
  * entries and the zero page: src has MIGRATE but no VALID; a destination
  * given for a hole is mapped there); SELECT_DEVICE_PRIVATE: device-private
  * pages whose pgmap->owner is @pgmap_owner.  Everything else, including
- * pages of huge mappings and pages whose lock is contended, gets 0.
+ * pages of PUD mappings and pages whose lock is contended, gets 0 (a
+ * PMD-mapped THP is split first, as Linux does).
  */
 struct migrate_vma {
 	struct vm_area_struct *vma;

@@ -13,8 +13,8 @@
  * (second chance: a page found young, or with PG_referenced, goes back to
  * the head once), unmaps them through the reverse map under MMU_NOTIFY_CLEAR
  * invalidations, writes the dirty ones to swap and frees the frames.
- * Pinned pages (_pincount > 0), locked pages and huge pages are never
- * reclaimed.  A later access faults the page back in from its slot.
+ * Pinned pages (_pincount > 0) and locked pages are never reclaimed; a
+ * PMD-sized THP is split first and its pages reclaimed one by one.  A later access faults the page back in from its slot.
  */
 #ifndef MMIRROR_SWAP_H
 #define MMIRROR_SWAP_H

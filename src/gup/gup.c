@@ -142,8 +142,8 @@ static void unpin_runs(struct page **pages, unsigned long npages,
 		head = compound_head(pages[i]);
 		if (PageHead(head)) {
 			/*
-			 * Folios are never split in mmirror (a split only
-			 * splits the mapping), so a page within the head's
+			 * A pinned folio is never split (huge_split.c
+			 * refuses it), so a page within the head's
 			 * pfn range belongs to it: no need to touch the
 			 * struct pages of the run.
 			 */

@@ -29,6 +29,7 @@
  * Lock order: mmap_lock -> page_table_lock -> PTE lock -> shmem object lock.
  */
 #include <string.h>
+#include <mmirror/kthread.h>
 #include <mmirror/memremap.h>
 #include "base/check_hooks.h"
 #include "base/trace.h"
@@ -52,7 +53,8 @@ void anon_page_init(struct page *page, struct vm_area_struct *vma,
 	/* Written before the entry that maps the page is published (release
 	 * store), read by rmap walkers after they find it (acquire). */
 	WRITE_ONCE(page->mapping, vma->vm_mm->anon_vma);
-	/* THPs are not reclaimed, device-private pages never: no LRU. */
+	/* THPs go on the LRU when allocated (huge_memory.c); device-private
+	 * pages never do. */
 	if (!PageHead(page) && !PageDevmap(page))
 		lru_add(page);
 }
@@ -317,17 +319,21 @@ static vm_fault_t do_present_fault(struct vm_fault *vmf)
  */
 /*
  * After migrate_to_ram() returned 0 (our lock and reference dropped): did
- * the page move, is the entry gone?  Progress counts like a swap-in for
- * the CPU's retry bound (cpu.c), even if the device takes the page again
- * before the access retries (Linux counts no major fault).  If it did not
- * move and somebody else holds the page for a moment (a reference beyond
- * its mappings: a migration finishing, another fault), the retry depends
- * on that thread's next step: say so to the explorer rather than spin
- * past it.  The test and the spin have no schedule point between them, so
- * the holder cannot have let go in between (a false deadlock).  Reading
- * the counts without the PTE lock is fine: the struct page stays, and a
- * wrong guess only costs a retry.  A failure for another reason (another
- * mm's mmap_lock contended) just retries.
+ * the page move, is the entry gone?  Then VM_FAULT_MAJOR: progress for
+ * the CPU's retry bound (cpu.c), like a swap-in, even if the device takes
+ * the page again before the access retries (Linux counts no major fault).
+ *
+ * If it did not move, what stopped it is another thread's business: a
+ * reference it holds for a moment (a migration finishing, another fault)
+ * or a lock of another mm that maps the page (its exit, a fork, an
+ * munmap hold it for write; migrate.c only trylocks it).  The access
+ * retries for as long as that lasts, as in Linux (which retries such a
+ * fault for ever): we yield and report progress so the CPU's bound, meant
+ * for faults that fix nothing, does not fire.  The explorer is told
+ * SP_SPIN when a foreign reference is still there - the test and the
+ * spin have no schedule point between them, so its holder cannot have
+ * let go in between (a false deadlock).  The counts are read without the
+ * PTE lock: the struct page stays, and a wrong guess costs a retry.
  */
 static vm_fault_t device_private_progress(struct vm_fault *vmf,
 					  struct page *page)
@@ -340,7 +346,8 @@ static vm_fault_t device_private_progress(struct vm_fault *vmf,
 	pte_unmap_unlock(pte, ptl);
 	if (page_ref_count(page) > page_mapcount(page))
 		sched_point(SP_SPIN, page);
-	return 0;
+	cond_resched();
+	return VM_FAULT_MAJOR;
 }
 
 /*

@@ -63,6 +63,7 @@
 #include <mmirror/migrate.h>
 #include "base/trace.h"
 #include "internal.h"
+#include "huge_split.h"
 #include "migrate_internal.h"
 
 /* Attempts per page of vm_migrate_range() that return -EAGAIN. */
@@ -381,8 +382,9 @@ static int migrate_locked(struct migration *m)
 /* Is @page (referenced by us) something we can migrate? */
 static int migrate_check(struct page *page)
 {
-	if (PageHead(page) || PageTail(page))
-		return -EBUSY; /* huge pages: split them first (later) */
+	/* A huge page moves as its head names it: migrate_split(). */
+	if (PageTail(page))
+		return -EBUSY;
 	if (!PageAnon(page) || !READ_ONCE(page->mapping) ||
 	    PageReserved(page) || PageDevmap(page) || PageTable(page))
 		return -EINVAL;
@@ -411,10 +413,33 @@ static struct page *migrate_alloc_target(gfp_t gfp)
  * to a frame allocated with @gfp.  @held: an mm whose mmap_lock the caller
  * holds, or NULL.
  */
+/*
+ * @page is the head of a THP (referenced by the caller): split it into
+ * order-0 pages first, as Linux does where THP migration is not
+ * supported (ARCH_ENABLE_THP_MIGRATION off): mmirror has no PMD
+ * migration entries.  The caller's reference and our lock stay on the
+ * head, now an order-0 page; the other pages go to the LRU and move when
+ * their own turn comes (vm_migrate_range walks them next).
+ */
+static int migrate_split(struct page *page)
+{
+	int ret;
+
+	if (!PageAnon(page) || compound_order(page) != HPAGE_PMD_ORDER)
+		return -EBUSY;
+	lock_page(page);
+	ret = split_huge_page(page);
+	unlock_page(page);
+	return ret;
+}
+
 static int migrate_one(struct page *page, gfp_t gfp, struct mm_struct *held)
 {
 	struct migration m = { .old = page, .held = held };
-	int ret = migrate_check(page);
+	int ret = PageHead(page) ? migrate_split(page) : 0;
+
+	if (!ret)
+		ret = migrate_check(page);
 
 	if (!ret && !(m.new = migrate_alloc_target(gfp)))
 		ret = -ENOMEM;

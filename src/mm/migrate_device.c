@@ -35,7 +35,8 @@
  *
  * Deviations: every page gets its own MIGRATE invalidation (the kernel
  * brackets the caller's range once in the collect and each page's other
- * mappings in try_to_migrate); huge mappings are skipped, not split.
+ * mappings in try_to_migrate).  A THP is split first (huge_split.c), as
+ * Linux does; a PUD leaf or a THP that cannot be split is skipped.
  *
  * Lock order: mmap_lock (the caller's, read) -> page locks (trylock, in
  * address order) -> other mms' mmap_lock (trylock) -> notifier callbacks
@@ -46,6 +47,7 @@
 #include <mmirror/migrate.h>
 #include "base/trace.h"
 #include "internal.h"
+#include "huge_split.h"
 #include "migrate_internal.h"
 
 /* ==== setup: collect ======================================================= */
@@ -104,6 +106,34 @@ static unsigned long collect_swap(const struct migrate_vma *a, pte_t v,
 }
 
 /*
+ * A huge leaf maps @pmd's range: split the THP so its pages can move one
+ * by one, as Linux's migrate_vma_collect_pmd() does.  No lock held; the
+ * leaf is read once, its head referenced (the reference count says
+ * whether it is still in use) and trylocked.  True if the range is now
+ * mapped by a PTE table.
+ */
+static bool collect_split(const struct migrate_vma *a, pmd_t *pmd)
+{
+	pmd_t v = pmdp_get(pmd);
+	struct page *head;
+	int ret;
+
+	if (!(a->flags & MIGRATE_VMA_SELECT_SYSTEM) || !pmd_present(v) ||
+	    !pmd_leaf(v))
+		return false;
+	head = pfn_to_page(pmd_pfn(v));
+	if (!PageHead(head) || !get_page_unless_zero(head))
+		return false;
+	ret = -EBUSY;
+	if (trylock_page(head)) {
+		ret = split_huge_page(head);
+		unlock_page(head);
+	}
+	put_page(head);
+	return !ret;
+}
+
+/*
  * The src word for @addr, and in *@pagep the page it names, referenced
  * (NULL for holes and skipped entries).  Takes and drops the PTE lock.
  */
@@ -117,10 +147,17 @@ static unsigned long collect_one(const struct migrate_vma *a,
 	pte_t *pte, v;
 
 	*pagep = NULL;
-	if (!pmd)
-		return MIGRATE_PFN_MIGRATE; /* no table: a hole */
+	if (!pmd) {
+		struct pt_snapshot snap;
+
+		/* No PMD table: a hole, unless a PUD leaf maps it. */
+		pt_walk_snapshot(mm, addr, &snap);
+		return snap.entry ? 0 : MIGRATE_PFN_MIGRATE;
+	}
 	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!pte) /* a hole, or a huge leaf (skipped: not split) */
+	if (!pte && collect_split(a, pmd))
+		pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte) /* a hole, or a huge leaf that stays (pinned, busy) */
 		return pmd_none(pmdp_get(pmd)) ? MIGRATE_PFN_MIGRATE : 0;
 	v = ptep_get(pte);
 	if (pte_none(v))

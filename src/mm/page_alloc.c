@@ -473,7 +473,21 @@ void get_page(struct page *page)
 
 bool get_page_unless_zero(struct page *page)
 {
-	return atomic_inc_not_zero(&compound_head(page)->_refcount);
+	struct page *head = compound_head(page);
+
+	if (!atomic_inc_not_zero(&head->_refcount))
+		return false;
+	/*
+	 * A split between our read of the head and the increment
+	 * (huge_split.c) made @page a page of its own: the reference is on
+	 * the wrong page.  The split froze the count to 0 while it ran, so
+	 * once we hold a reference on the right head no split can start.
+	 */
+	if (unlikely(compound_head(page) != head)) {
+		put_page(head);
+		return false;
+	}
+	return true;
 }
 
 void put_page(struct page *page)

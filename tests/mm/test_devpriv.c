@@ -5,7 +5,8 @@
  * migrate_vma to device memory and back with data intact, refcounts,
  * mapcounts, RSS and frames accounted; the CPU faulting a device page back
  * through ops->migrate_to_ram; holes and the zero page; fork sharing a
- * device page read-only; mprotect; zap giving pages back to the driver;
+ * device page read-only; a THP split so part of it can move; mprotect;
+ * zap giving pages back to the driver;
  * eviction with migrate_device_range before memunmap_pages; what
  * hmm_range_fault reports for its owner and others; MIGRATE invalidations
  * carrying the owner; bad arguments; a CPU thread and a migrating thread
@@ -291,6 +292,33 @@ static void test_holes(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(test_load(cpu, a + i * PAGE_SIZE + 64), 0);
 	assert_int_equal(D.to_ram, 4);
+	cpu_destroy(cpu);
+}
+
+/* A THP is split so part of it can move (Linux's collect does the same). */
+static void test_thp(void **state)
+{
+	struct sim_cpu *cpu = cpu_create(MM);
+	unsigned long part;
+	long a;
+	u64 e = 0;
+
+	thp_set_mode(THP_MADVISE, false);
+	a = test_map(MM, PMD_SIZE, RW, MAP_PRIVATE);
+	assert_true(IS_ALIGNED(a, PMD_SIZE));
+	assert_int_equal(vm_madvise(MM, a, PMD_SIZE, MADV_HUGEPAGE), 0);
+	test_store(cpu, a, 1);
+	assert_true(test_pfn_at(MM, a, &e) && (e & _PAGE_PSE));
+	part = a + 8 * PAGE_SIZE;
+	fill(cpu, part, 8, 9);
+	to_device(part, 8);
+	for (int i = 0; i < 8; i++)
+		assert_true(is_devpriv(part + i * PAGE_SIZE, NULL));
+	/* The rest stays in system memory, PTE-mapped now. */
+	assert_true(test_pfn_at(MM, a, &e) && !(e & _PAGE_PSE));
+	assert_int_equal(test_load(cpu, a), 1);
+	verify(cpu, part, 8, 9);
+	assert_int_equal(D.to_ram, 8);
 	cpu_destroy(cpu);
 }
 
@@ -605,6 +633,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_holes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zap, setup, teardown),

@@ -2,7 +2,8 @@
 /*
  * Page migration (src/mm/migrate.c): data intact under the oracle (its
  * lost-write shadow follows copy_user_page), mapcounts, refcounts and RSS
- * after; a page shared by fork moving in both mms; one-page
+ * after; a THP split and every page of it moved; a page shared by fork
+ * moving in both mms; one-page
  * MMU_NOTIFY_MIGRATE brackets with no owner; a CPU faulting on a
  * migration entry waits and then sees the new frame (real threads);
  * pinned pages refused; an extra reference failing the migration with the
@@ -180,6 +181,40 @@ static void test_shadow_follows(void **state)
 	/* Put the word back so the shadow and the frame agree again. */
 	WRITE_ONCE(*(u64 *)pfn_to_virt(pfn), 0x5eed);
 	check_reset();
+	oracle_end_clean();
+	cpu_destroy(cpu);
+}
+
+/*
+ * A THP is split first (no PMD migration entries: Linux's path without
+ * ARCH_ENABLE_THP_MIGRATION), then every one of its pages moves.
+ */
+static void test_thp_split_moves(void **state)
+{
+	struct sim_cpu *cpu = cpu_create(R.mm);
+	struct vm_migrate_stat before, after;
+	unsigned long head_pfn;
+	long a;
+	u64 e = 0;
+
+	thp_set_mode(THP_MADVISE, false);
+	a = test_map(R.mm, PMD_SIZE, RW, MAP_PRIVATE);
+	assert_true(IS_ALIGNED(a, PMD_SIZE));
+	assert_int_equal(vm_madvise(R.mm, a, PMD_SIZE, MADV_HUGEPAGE), 0);
+	oracle_begin();
+	fill(cpu, a, HPAGE_PMD_NR, 3);
+	head_pfn = test_pfn_at(R.mm, a, &e);
+	assert_true(e & _PAGE_PSE);
+	vm_migrate_stat(&before);
+	assert_int_equal(vm_migrate_range(R.mm, a, a + PMD_SIZE), 0);
+	vm_migrate_stat(&after);
+	assert_int_equal(after.succeeded - before.succeeded, HPAGE_PMD_NR);
+	assert_int_not_equal(test_pfn_at(R.mm, a, &e), head_pfn);
+	assert_false(e & _PAGE_PSE);
+	assert_false(PageHead(page_at(R.mm, a + PAGE_SIZE)) ||
+		     PageTail(page_at(R.mm, a + PAGE_SIZE)));
+	assert_int_equal(get_mm_counter(R.mm, MM_ANONPAGES), HPAGE_PMD_NR);
+	verify(cpu, a, HPAGE_PMD_NR, 3);
 	oracle_end_clean();
 	cpu_destroy(cpu);
 }
@@ -464,6 +499,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_shadow_follows, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_thp_split_moves, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fork_shared, setup,
 						teardown),
