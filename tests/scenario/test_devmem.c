@@ -423,7 +423,6 @@ struct stress {
 	unsigned long va;
 	int *stop; /* set by the migrator when its rounds are done */
 	long *cpu_done; /* accesses the CPU completed */
-	int *park, *parked; /* the CPU pauses between accesses (see below) */
 	long n; /* increments done (CPU, device); rounds (migrator) */
 };
 
@@ -441,14 +440,6 @@ static int stress_cpu_fn(void *arg)
 	for (; !stress_stopped(t); t->n++) {
 		unsigned long va = t->va + (t->n % SP) * P;
 		u64 v = 0;
-
-		/* Pairs with the release stores in stress_park(). */
-		if (__atomic_load_n(t->park, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(t->parked, 1, __ATOMIC_RELEASE);
-			while (__atomic_load_n(t->park, __ATOMIC_ACQUIRE))
-				cond_resched();
-			__atomic_store_n(t->parked, 0, __ATOMIC_RELEASE);
-		}
 
 		CHECK(!cpu_load_u64(t->s->cpu, va, &v));
 		CHECK(!cpu_store_u64(t->s->cpu, va, v + 1));
@@ -476,26 +467,12 @@ static int stress_dev_fn(void *arg)
 
 #define STRESS_ROUNDS TEST_SCALE(400)
 
-/* Hold the CPU thread between two accesses (@on), or let it go. */
-static void stress_park(struct stress *t, bool on)
-{
-	__atomic_store_n(t->park, on, __ATOMIC_RELEASE);
-	/* Pairs with the CPU thread's release stores of parked. */
-	while (on && !__atomic_load_n(t->parked, __ATOMIC_ACQUIRE))
-		cond_resched();
-}
-
 /*
- * To the device and back, STRESS_ROUNDS times: the CPU faults pages back
- * while migrations to system memory run, the device accesses throughout.
- *
- * Migrations to the device run with the CPU parked: a CPU fault on a page
- * such a migration has just mapped can meet the destination's driver
- * reference, which migrate_vma_finalize() drops after unlocking the page
- * (src/mm/migrate_device.c, finalize_dst()).  While that thread is
- * preempted there, migrate_to_ram() cannot collect the page, and the CPU
- * model's retry bound (64 fruitless retries, src/mm/cpu.c) WARNs.  The
- * kernel retries such a fault without bound.  Reported to the core.
+ * To the device and back, STRESS_ROUNDS times, while the CPU faults pages
+ * back and the device accesses them throughout.  (A CPU fault meeting a
+ * migration's reference in flight waits it out: finalize drops it before
+ * the unlock, and a fault that could not move its page yields and
+ * retries; src/mm/migrate_device.c, src/mm/memory.c.)
  *
  * A round also waits for a CPU access: a fault brings its page back and
  * retries the access, and moving the page away again before every retry
@@ -509,13 +486,9 @@ static int stress_mig_fn(void *arg)
 	for (; t->n < STRESS_ROUNDS; t->n++) {
 		long seen = __atomic_load_n(t->cpu_done, __ATOMIC_ACQUIRE);
 
-		stress_park(t, true);
 		CHECK(!dmirror_migrate_to_device(t->s->dm, t->va, end));
-		stress_park(t, false);
 		CHECK(!dmirror_migrate_to_system(t->s->dm, t->va, end));
-		stress_park(t, true);
 		CHECK(!dmirror_migrate_to_device(t->s->dm, t->va, end));
-		stress_park(t, false);
 		while (__atomic_load_n(t->cpu_done, __ATOMIC_ACQUIRE) == seen)
 			cond_resched();
 	}
@@ -528,7 +501,7 @@ static void test_stress(void **state)
 	struct task_struct *tc, *td, *tm;
 	struct stress c, d, m;
 	u64 cpu_sum = 0, dev_sum = 0;
-	int stop = 0, park = 0, parked = 0;
+	int stop = 0;
 	long cpu_done = 0;
 	struct scen s;
 	long a;
@@ -540,8 +513,6 @@ static void test_stress(void **state)
 		.va = a,
 		.stop = &stop,
 		.cpu_done = &cpu_done,
-		.park = &park,
-		.parked = &parked,
 	};
 	d = c;
 	m = c;
